@@ -1,0 +1,117 @@
+"""Offline rendering through the streaming engine: arrays and files.
+
+``render`` feeds the whole signal through the same jitted code the live host runs, then
+flushes the engine and removes its latency, so the result lines up with the input sample for
+sample and has the same length.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from .engine import TEXTURE_RANGE, CakEngine
+from .preset import Preset
+
+CHUNK = 1 << 16
+
+
+def _texture_curve(texture: float | np.ndarray, n: int) -> np.ndarray:
+    lo, hi = TEXTURE_RANGE
+    curve = np.broadcast_to(np.asarray(texture, dtype=np.float64), (n,)) if np.ndim(texture) == 0 \
+        else np.asarray(texture, dtype=np.float64)
+    if curve.shape != (n,):
+        raise ValueError(f"texture curve must have one value per sample ({n}), got shape {curve.shape}")
+    if n and not (np.all(np.isfinite(curve)) and curve.min() >= lo and curve.max() <= hi):
+        raise ValueError(f"texture values must be finite and between {lo} and {hi}")
+    return curve
+
+
+def render(audio: np.ndarray, sample_rate: int, preset: Preset, texture: float | np.ndarray = 0.5,
+           mode: str = "transparent", progress: Callable[[int], None] | None = None) -> np.ndarray:
+    """Process a whole signal offline; returns float32 (channels, samples) aligned with the input.
+
+    ``audio`` is (channels, samples) or (samples,) for mono. ``texture`` is one value or a
+    per-sample curve (automation: each frame takes the value at the sample where a live stream
+    would have processed it). ``progress`` is called with the number of samples done per chunk.
+    """
+    audio = np.asarray(audio, dtype=np.float32)
+    mono = audio.ndim == 1
+    if mono:
+        audio = audio[None, :]
+    if audio.ndim != 2 or audio.shape[0] < 1:
+        raise ValueError(f"audio must be shaped (channels, samples), got {audio.shape}")
+    channels, n = audio.shape
+    curve = _texture_curve(texture, n)
+    engine = CakEngine(preset, mode=mode)
+    engine.prepare(sample_rate, max_block=CHUNK, channels=channels)
+    latency = engine.latency_samples
+    out = np.empty((channels, n + latency), np.float32)
+    for start in range(0, n, CHUNK):
+        stop = min(start + CHUNK, n)
+        out[:, start:stop] = engine.process_automated(audio[:, start:stop], curve[start:stop])
+        if progress is not None:
+            progress(stop - start)
+    if n:
+        engine.texture = float(curve[-1])
+    tail = engine.flush()
+    out[:, n:] = tail[:, :latency]
+    result = out[:, latency:]
+    return result[0] if mono else result
+
+
+def render_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], preset: Preset,
+                texture: float = 0.5, mode: str = "transparent", force: bool = False,
+                show_progress: bool = True) -> None:
+    """Render an audio file to another, keeping sample rate, channels and (where possible) format.
+
+    Refuses to overwrite ``dst`` unless ``force``; never writes to ``src``; the output appears
+    under its final name only once it is complete.
+    """
+    import soundfile as sf
+    from tqdm import tqdm
+
+    from .atomic import atomic_path
+
+    src, dst = Path(src), Path(dst)
+    if dst.resolve() == src.resolve():
+        raise FileExistsError(f"{dst}: output would overwrite the input; choose another output path")
+    if dst.exists() and not force:
+        raise FileExistsError(f"{dst}: already exists; pass --force to overwrite it")
+    if not dst.parent.is_dir():
+        raise FileNotFoundError(f"{dst.parent}: output folder does not exist")
+    try:
+        info = sf.info(str(src))
+        audio, sample_rate = sf.read(str(src), dtype="float32", always_2d=True)
+    except sf.LibsndfileError as exc:
+        raise ValueError(f"{src}: cannot read audio ({exc})") from None
+    subtype = _output_subtype(info.subtype, dst)
+    with tqdm(total=audio.shape[0], unit="sample", unit_scale=True, desc=src.name,
+              disable=not show_progress, leave=False) as bar:
+        wet = render(audio.T, sample_rate, preset, texture, mode, progress=bar.update)
+    with atomic_path(dst) as tmp:
+        sf.write(str(tmp), wet.T, sample_rate, subtype=subtype, format=_format_for(dst))
+
+
+def _format_for(path: Path) -> str:
+    import soundfile as sf
+
+    ext = path.suffix.lstrip(".").upper()
+    formats = sf.available_formats()
+    aliases = {"AIF": "AIFF", "OGA": "OGG", "OPUS": "OGG"}
+    fmt = aliases.get(ext, ext)
+    if fmt not in formats:
+        raise ValueError(f"{path}: unknown output format '.{path.suffix.lstrip('.')}'; "
+                         f"use one of: {', '.join(sorted(f.lower() for f in formats))}")
+    return fmt
+
+
+def _output_subtype(input_subtype: str, dst: Path) -> str | None:
+    import soundfile as sf
+
+    fmt = _format_for(dst)
+    if sf.check_format(fmt, input_subtype):
+        return input_subtype
+    return None

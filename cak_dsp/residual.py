@@ -1,0 +1,39 @@
+"""The CAK residual: ``y = x + (conv3x3(x) + bias) * c * sigmoid((c - tau) * T) * s``.
+
+``conv3x3`` is torch ``Conv2d`` cross-correlation over (frequency, time) with zero padding
+at the frequency edges; the three time columns are the previous, current and next frame.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from .normalization import FASTMATH
+
+
+@njit(cache=True, nogil=True)
+def residual_gain(texture: float, scale: float, threshold: float, temperature: float) -> float:
+    """``c * sigmoid((c - tau) * T) * s``; exactly 0 at c = 0."""
+    z = (texture - threshold) * temperature
+    if z < -700.0:
+        return 0.0
+    return texture * scale / (1.0 + math.exp(-z))
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
+def apply_residual(prev: np.ndarray, cur: np.ndarray, nxt: np.ndarray, weight: np.ndarray,
+                   bias: float, gain: float, out: np.ndarray) -> None:
+    """Write ``cur + (conv3x3([prev, cur, nxt]) + bias) * gain`` for every bin into ``out``."""
+    n = cur.shape[0]
+    w00, w01, w02 = weight[0, 0], weight[0, 1], weight[0, 2]
+    w10, w11, w12 = weight[1, 0], weight[1, 1], weight[1, 2]
+    w20, w21, w22 = weight[2, 0], weight[2, 1], weight[2, 2]
+    for k in range(n):
+        acc = bias + w10 * prev[k] + w11 * cur[k] + w12 * nxt[k]
+        if k > 0:
+            acc += w00 * prev[k - 1] + w01 * cur[k - 1] + w02 * nxt[k - 1]
+        if k < n - 1:
+            acc += w20 * prev[k + 1] + w21 * cur[k + 1] + w22 * nxt[k + 1]
+        out[k] = cur[k] + acc * gain
