@@ -44,6 +44,8 @@ an ``out`` array.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 from rocket_fft import c2r, r2c
@@ -63,6 +65,14 @@ _FILL, _ANALYZED, _READ, _WRITE, _SKIP, _FED = range(6)
 _N, _HOP, _PREROLL, _LOOKAHEAD, _LEAD, _MODE = range(6)
 # float parameter slots
 _ALPHA, _LOW, _HIGH, _GAMMA, _MAGSCALE, _BIAS, _SCALE, _TAU, _TEMP = range(9)
+
+
+@njit(cache=True, nogil=True)
+def _sanitize(v: float) -> float:
+    """NaN and +/-Inf become 0; finite values are clamped to +/-SAMPLE_LIMIT."""
+    if not math.isfinite(v):
+        return 0.0
+    return min(max(v, -SAMPLE_LIMIT), SAMPLE_LIMIT)
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -132,12 +142,7 @@ def _emit(start, count, out_acc, wss_acc, fifo, ist):
             continue
         pos = ist[_WRITE]
         for ch in range(out_acc.shape[0]):
-            v = out_acc[ch, j] * inv
-            if not (v >= -SAMPLE_LIMIT):
-                v = -SAMPLE_LIMIT if v < 0.0 else 0.0
-            elif v > SAMPLE_LIMIT:
-                v = SAMPLE_LIMIT
-            fifo[ch, pos] = v
+            fifo[ch, pos] = _sanitize(out_acc[ch, j] * inv)
         ist[_WRITE] = (pos + 1) % cap
 
 
@@ -182,12 +187,7 @@ def _process(x, y, controls, control_stride, in_buf, spec_ring, mag_ring, norm_r
     for i in range(n):
         fill = ist[_FILL]
         for ch in range(channels):
-            v = np.float64(x[ch, i])
-            if not (v >= -SAMPLE_LIMIT):
-                v = -SAMPLE_LIMIT if v < 0.0 else 0.0
-            elif v > SAMPLE_LIMIT:
-                v = SAMPLE_LIMIT
-            in_buf[ch, fill] = v
+            in_buf[ch, fill] = _sanitize(np.float64(x[ch, i]))
         fill += 1
         if fill == n_fft:
             t_new = ist[_ANALYZED]

@@ -1,0 +1,173 @@
+"""The ``cak`` command line: render files, inspect and import presets, run the demo, train.
+
+Only ``cak preset import`` and ``cak train`` load torch, and only when they run.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .engine import TEXTURE_RANGE
+from .presets import DEFAULT_PRESET, shipped_presets
+
+EXIT_ERROR = 2
+COMMON_RATES = (44100, 48000, 88200, 96000)
+
+
+def _texture(text: str) -> float:
+    lo, hi = TEXTURE_RANGE
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not lo <= value <= hi:
+        raise argparse.ArgumentTypeError(f"texture must be between {lo} and {hi}, got {value}")
+    return value
+
+
+def _preset_help() -> str:
+    names = ", ".join(shipped_presets()) or "none yet"
+    return f"preset JSON file, or the name of a shipped preset ({names}); default: {DEFAULT_PRESET}"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cak",
+        description="CAK: a learned 3x3 spectral audio effect (arXiv 2508.02643) as a real-time instrument. "
+                    "The texture knob c runs from 0 (no effect, exact identity) to 2.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("render", help="process an audio file offline",
+                       description="Process an audio file through CAK. Any format soundfile reads "
+                                   "(WAV, FLAC, OGG, AIFF...), any channel count; the sample rate and, where "
+                                   "the output format allows, the sample format are kept. The output is "
+                                   "aligned with the input sample for sample and has the same length.")
+    p.add_argument("input", type=Path, help="input audio file")
+    p.add_argument("output", type=Path, help="output audio file (format from its extension)")
+    p.add_argument("--preset", "-p", default=None, help=_preset_help())
+    p.add_argument("--texture", "-c", type=_texture, default=0.8, help="texture amount c, 0..2 (default 0.8)")
+    p.add_argument("--compat", choices=("transparent", "reference"), default="transparent",
+                   help="'transparent' (default): no clipping, level kept, identity at c=0; 'reference': the "
+                        "published inference math exactly (loud bins clipped, no level matching)")
+    p.add_argument("--force", "-f", action="store_true", help="overwrite the output file if it exists")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("preset", help="inspect or import presets")
+    psub = p.add_subparsers(dest="preset_command", required=True, metavar="ACTION")
+    q = psub.add_parser("show", help="print a preset and its latency",
+                        description="Print a preset's fields and the engine latency it implies.")
+    q.add_argument("preset", nargs="?", default=None, help=_preset_help())
+    q.add_argument("--sample-rate", "-r", type=int, action="append",
+                   help=f"sample rate(s) to report latency at (default: {', '.join(map(str, COMMON_RATES))})")
+    q = psub.add_parser("import", help="make a preset from the published PyTorch checkpoint (needs torch)",
+                        description="Convert the original CAK project's checkpoint (generator state dict) and "
+                                    "its normalization stats JSON into a cak preset.")
+    q.add_argument("checkpoint", type=Path, help="checkpoint .pt file (e.g. final_wgan_grain.pt)")
+    q.add_argument("--stats", type=Path, required=True, help="global_normalization_stats.json used in training")
+    q.add_argument("--output", "-o", type=Path, required=True, help="preset JSON to write")
+    q.add_argument("--name", default=None, help="preset name (default: the checkpoint's file name)")
+    q.add_argument("--force", "-f", action="store_true", help="overwrite the output file if it exists")
+
+    p = sub.add_parser("demo", help="render a generated clip dry and wet, with a spectrogram",
+                       description="Render a generated 6 s stereo groove (drums and a pad) through a preset; "
+                                   "writes dry.wav, wet.wav and spectrogram.png. No sound card needed.")
+    p.add_argument("--output-dir", "-o", type=Path, default=Path("demo_out"), help="folder for the files (default: demo_out)")
+    p.add_argument("--preset", "-p", default=None, help=_preset_help())
+    p.add_argument("--texture", "-c", type=_texture, default=1.0, help="texture amount c, 0..2 (default 1.0)")
+    p.add_argument("--compat", choices=("transparent", "reference"), default="transparent",
+                   help="normalization mode (see 'cak render --help')")
+
+    sub.add_parser("train", help="train presets with AuGAN (needs torch; 'cak train --help')", add_help=False)
+    return parser
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    from .presets import resolve_preset
+    from .render import render_file
+
+    preset = resolve_preset(args.preset)
+    if not args.input.is_file():
+        raise FileNotFoundError(f"{args.input}: no such input file")
+    render_file(args.input, args.output, preset, args.texture, args.compat, force=args.force,
+                show_progress=not args.quiet)
+    print(f"wrote {args.output} (preset '{preset.name}', texture {args.texture}, {args.compat} mode)")
+    return 0
+
+
+def _cmd_preset_show(args: argparse.Namespace) -> int:
+    from .geometry import standard_geometry
+    from .presets import resolve_preset
+
+    preset = resolve_preset(args.preset)
+    print(f"name:         {preset.name}")
+    if preset.description:
+        print(f"description:  {preset.description}")
+    print(f"method:       {preset.provenance.get('method', '')}")
+    print("kernel (rows: freq -1/0/+1 bin, columns: time -1/0/+1 frame):")
+    for row in preset.weight:
+        print("              " + "  ".join(f"{v:+.5f}" for v in row))
+    print(f"bias {preset.bias:+.5f}   scale {preset.scale:.5f}   threshold {preset.threshold:.3f}   "
+          f"temperature {preset.temperature:.2f}   causal: {'yes' if preset.is_causal else 'no'}")
+    print(f"normalization: alpha {preset.alpha}  low {preset.global_low:.6g}  high {preset.global_high:.6g}  "
+          f"gamma {preset.gamma}")
+    print(f"grid:         {preset.sample_rate} Hz, n_fft {preset.n_fft}, hop {preset.hop}, {preset.window} window")
+    print("latency:")
+    for rate in args.sample_rate or COMMON_RATES:
+        geo = standard_geometry(preset, rate)
+        print(f"  {rate:>6} Hz: {geo.latency_samples:>5} samples = {1000 * geo.latency_samples / rate:6.2f} ms "
+              f"(n_fft {geo.n_fft}, hop {geo.hop}, look-ahead {geo.lookahead})")
+    return 0
+
+
+def _cmd_preset_import(args: argparse.Namespace) -> int:
+    if args.output.exists() and not args.force:
+        raise FileExistsError(f"{args.output}: already exists; pass --force to overwrite it")
+    try:
+        from train.import_checkpoint import import_checkpoint
+    except ImportError as exc:
+        raise OSError(f"'cak preset import' needs torch ({exc}); install it with: pip install 'cak[train]'") from None
+
+    preset = import_checkpoint(args.checkpoint, args.stats, name=args.name)
+    preset.save(args.output)
+    print(f"wrote {args.output} (preset '{preset.name}')")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+    from .presets import resolve_preset
+
+    preset = resolve_preset(args.preset)
+    paths = run_demo(preset, args.texture, args.output_dir, args.compat)
+    for label, path in paths.items():
+        print(f"{label:>12}: {path}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``cak`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["train"]:
+        from train.cli import main as train_main
+
+        return train_main(argv[1:])
+    args = build_parser().parse_args(argv)
+    handlers = {"render": _cmd_render, "demo": _cmd_demo}
+    if args.command == "preset":
+        handler = _cmd_preset_show if args.preset_command == "show" else _cmd_preset_import
+    else:
+        handler = handlers[args.command]
+    try:
+        return handler(args)
+    except (OSError, ValueError) as exc:
+        print(f"cak: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("cak: interrupted; no partial output was left behind", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
