@@ -25,10 +25,10 @@ def tiny_corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
     root = tmp_path_factory.mktemp("tiny")
     rng = np.random.default_rng(0)
     t = np.arange(SR // 2) / SR
+    (root / "audio").mkdir()
     for i in range(4):
         tone = np.sin(2 * np.pi * 220 * (i + 1) * t) * (1 - i / 4) + rng.standard_normal(t.size) * i / 8
-        sf.write(root / "audio" / f"{i}.wav", 0.3 * tone, SR) if (root / "audio").exists() else (
-            (root / "audio").mkdir(), sf.write(root / "audio" / f"{i}.wav", 0.3 * tone, SR))
+        sf.write(root / "audio" / f"{i}.wav", 0.3 * tone, SR)
     return prepare(root / "audio", root / "corpus", labels="flatness", seconds=0.5, fade=0.05, log=io.StringIO(),
                    progress=False)
 
