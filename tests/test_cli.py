@@ -128,3 +128,13 @@ def test_demo_writes_dry_wet_and_spectrogram(tmp_path: Path, preset_file: Path) 
     assert rate == 44100 and dry.shape == wet.shape and dry.shape[1] == 2
     assert np.abs(wet - dry).max() > 1e-3
     assert (tmp_path / "demo" / "spectrogram.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_outputs_get_ordinary_permissions(tmp_path: Path, synthetic_preset: Preset) -> None:
+    import os
+
+    path = tmp_path / "p.json"
+    synthetic_preset.save(path)
+    mask = os.umask(0)
+    os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask
