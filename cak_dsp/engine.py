@@ -51,13 +51,14 @@ from numba import njit
 from rocket_fft import c2r, r2c
 
 from .geometry import FrameGeometry, standard_geometry
-from .normalization import FASTMATH, MODES, TRANSPARENT, denormalize, normalize
+from .normalization import MODES, TRANSPARENT, denormalize_frame, normalize_frame
 from .preset import Preset
 from .residual import apply_residual, residual_gain
 
 SAMPLE_LIMIT = 1.0e4
 TEXTURE_RANGE = (0.0, 2.0)
 _RING = 3
+_JIT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": {"nsz", "arcp", "contract", "reassoc"}}
 
 # integer state slots
 _FILL, _ANALYZED, _READ, _WRITE, _SKIP, _FED = range(6)
@@ -67,7 +68,7 @@ _N, _HOP, _PREROLL, _LOOKAHEAD, _LEAD, _MODE = range(6)
 _ALPHA, _LOW, _HIGH, _GAMMA, _MAGSCALE, _BIAS, _SCALE, _TAU, _TEMP = range(9)
 
 
-@njit(cache=True, nogil=True)
+@njit(**_JIT)
 def _sanitize(v: float) -> float:
     """NaN and +/-Inf become 0; finite values are clamped to +/-SAMPLE_LIMIT."""
     if not math.isfinite(v):
@@ -75,7 +76,7 @@ def _sanitize(v: float) -> float:
     return min(max(v, -SAMPLE_LIMIT), SAMPLE_LIMIT)
 
 
-@njit(cache=True, nogil=True, fastmath=FASTMATH)
+@njit(**_JIT)
 def _analyze(in_buf, ch, slot, window, frame, spec_ring, mag_ring, norm_ring, axes, fp, mode):
     """Window, FFT and normalize the current analysis buffer of one channel into ring ``slot``."""
     n = window.shape[0]
@@ -84,21 +85,17 @@ def _analyze(in_buf, ch, slot, window, frame, spec_ring, mag_ring, norm_ring, ax
     spec = spec_ring[ch, slot]
     r2c(frame, spec, axes, True, 1.0, 1)
     mags = mag_ring[ch, slot]
-    norms = norm_ring[ch, slot]
-    alpha, low, high, gamma, mscale = fp[_ALPHA], fp[_LOW], fp[_HIGH], fp[_GAMMA], fp[_MAGSCALE]
     for k in range(spec.shape[0]):
         re = spec[k].real
         im = spec[k].imag
-        m = np.sqrt(re * re + im * im)
-        mags[k] = m
-        norms[k] = normalize(m * mscale, alpha, low, high, gamma, mode)
+        mags[k] = np.sqrt(re * re + im * im)
+    normalize_frame(mags, norm_ring[ch, slot], fp[_ALPHA], fp[_LOW], fp[_HIGH], fp[_GAMMA], fp[_MAGSCALE], mode)
 
 
-@njit(cache=True, nogil=True, fastmath=FASTMATH)
+@njit(**_JIT)
 def _synthesize(t, gain, weight, spec_ring, mag_ring, norm_ring, ynorm, yspec, frame,
                 synth_window, product_window, out_acc, wss_acc, axes, fp, mode):
     """Apply the residual to frame ``t`` of every channel and overlap-add it."""
-    alpha, low, high, gamma, mscale = fp[_ALPHA], fp[_LOW], fp[_HIGH], fp[_GAMMA], fp[_MAGSCALE]
     prev_slot = (t + _RING - 1) % _RING
     cur_slot = t % _RING
     next_slot = (t + 1) % _RING
@@ -107,19 +104,17 @@ def _synthesize(t, gain, weight, spec_ring, mag_ring, norm_ring, ynorm, yspec, f
     for ch in range(out_acc.shape[0]):
         apply_residual(norm_ring[ch, prev_slot], norm_ring[ch, cur_slot], norm_ring[ch, next_slot],
                        weight, fp[_BIAS], gain, ynorm)
+        denormalize_frame(ynorm, fp[_ALPHA], fp[_LOW], fp[_HIGH], fp[_GAMMA], fp[_MAGSCALE], mode)
         spec = spec_ring[ch, cur_slot]
         mags = mag_ring[ch, cur_slot]
         energy_in = 0.0
         energy_out = 0.0
         for k in range(spec.shape[0]):
-            m_new = denormalize(ynorm[k], alpha, low, high, gamma, mode) / mscale
+            m_new = ynorm[k]
             m_old = mags[k]
             energy_in += m_old * m_old
             energy_out += m_new * m_new
-            if m_old > 0.0:
-                yspec[k] = spec[k] * (m_new / m_old)
-            else:
-                yspec[k] = m_new
+            yspec[k] = spec[k] * (m_new / m_old) if m_old > 0.0 else m_new
         makeup = inv_n
         if mode == TRANSPARENT and energy_out > 0.0:
             makeup *= np.sqrt(energy_in / energy_out)
@@ -130,7 +125,7 @@ def _synthesize(t, gain, weight, spec_ring, mag_ring, norm_ring, ynorm, yspec, f
         wss_acc[i] += product_window[i]
 
 
-@njit(cache=True, nogil=True, fastmath=FASTMATH)
+@njit(**_JIT)
 def _emit(start, count, out_acc, wss_acc, fifo, ist):
     """Move ``count`` finished samples from ``out_acc[start:]`` into the output FIFO."""
     cap = fifo.shape[1]
@@ -143,10 +138,10 @@ def _emit(start, count, out_acc, wss_acc, fifo, ist):
         pos = ist[_WRITE]
         for ch in range(out_acc.shape[0]):
             fifo[ch, pos] = _sanitize(out_acc[ch, j] * inv)
-        ist[_WRITE] = (pos + 1) % cap
+        ist[_WRITE] = pos + 1 if pos + 1 < cap else 0
 
 
-@njit(cache=True, nogil=True, fastmath=FASTMATH)
+@njit(**_JIT)
 def _shift(buf, by):
     """Shift every row of ``buf`` left by ``by`` samples, zero-filling the end."""
     n = buf.shape[-1]
@@ -157,7 +152,7 @@ def _shift(buf, by):
             buf[ch, i] = 0.0
 
 
-@njit(cache=True, nogil=True, fastmath=FASTMATH)
+@njit(**_JIT)
 def _process_frame(t, texture, weight, spec_ring, mag_ring, norm_ring, ynorm, yspec, frame,
                    windows, out_acc, wss_acc, fifo, axes, ist, ip, fp):
     """Synthesize frame ``t``, emit the hop of samples it finishes, advance the accumulators."""
@@ -170,7 +165,7 @@ def _process_frame(t, texture, weight, spec_ring, mag_ring, norm_ring, ynorm, ys
     _shift(wss_acc.reshape((1, wss_acc.shape[0])), hop)
 
 
-@njit(cache=True, nogil=True, fastmath=FASTMATH)
+@njit(**_JIT)
 def _process(x, y, controls, control_stride, in_buf, spec_ring, mag_ring, norm_ring, ynorm, yspec,
              frame, windows, out_acc, wss_acc, fifo, axes, weight, ist, ip, fp):
     """Run ``x`` (channels, n) through the engine into ``y``; ``x`` and ``y`` may be the same array.
@@ -184,11 +179,15 @@ def _process(x, y, controls, control_stride, in_buf, spec_ring, mag_ring, norm_r
     channels = in_buf.shape[0]
     cap = fifo.shape[1]
     n = x.shape[1]
-    for i in range(n):
-        fill = ist[_FILL]
+    fill = ist[_FILL]
+    read = ist[_READ]
+    i = 0
+    while i < n:
+        run = min(n - i, n_fft - fill)
         for ch in range(channels):
-            in_buf[ch, fill] = _sanitize(np.float64(x[ch, i]))
-        fill += 1
+            for j in range(run):
+                in_buf[ch, fill + j] = _sanitize(np.float64(x[ch, i + j]))
+        fill += run
         if fill == n_fft:
             t_new = ist[_ANALYZED]
             slot = t_new % _RING
@@ -199,18 +198,22 @@ def _process(x, y, controls, control_stride, in_buf, spec_ring, mag_ring, norm_r
             fill = n_fft - hop
             ist[_ANALYZED] = t_new + 1
             if t_new - lookahead >= 0:
-                texture = controls[i * control_stride]
+                texture = controls[(i + run - 1) * control_stride]
                 _process_frame(t_new - lookahead, texture, weight, spec_ring, mag_ring, norm_ring,
                                ynorm, yspec, frame, windows, out_acc, wss_acc, fifo, axes, ist, ip, fp)
-        ist[_FILL] = fill
-        pos = ist[_READ]
-        for ch in range(channels):
-            y[ch, i] = fifo[ch, pos]
-        ist[_READ] = (pos + 1) % cap
+        for j in range(i, i + run):
+            for ch in range(channels):
+                y[ch, j] = fifo[ch, read]
+            read += 1
+            if read == cap:
+                read = 0
+        i += run
+    ist[_FILL] = fill
+    ist[_READ] = read
     ist[_FED] += n
 
 
-@njit(cache=True, nogil=True, fastmath=FASTMATH)
+@njit(**_JIT)
 def _finish(texture, weight, spec_ring, mag_ring, norm_ring, ynorm, yspec, frame, windows,
             out_acc, wss_acc, fifo, axes, ist, ip, fp):
     """End of stream: process the pending frame with a silent future, flush the accumulators."""

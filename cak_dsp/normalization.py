@@ -16,60 +16,58 @@ below the silence level gives zero magnitude. It is continuous in ``c``, keeps l
 keeps each frame's energy in this mode (see :mod:`cak_dsp.engine`), since without the clip
 the learned residual can add tens of dB.
 
-These are scalar, jitted functions; the engine applies them per bin.
+Both directions work on whole frames (one loop per mode, so the loops vectorize).
 """
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
 
+from .vecmath import JIT, TINY, vexp, vlog
+
 TRANSPARENT = 0
 REFERENCE = 1
 MODES = {"transparent": TRANSPARENT, "reference": REFERENCE}
 
-FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 _LOG_CEILING = 80.0
 
 
-@njit(cache=True, nogil=True, fastmath=FASTMATH)
-def normalize(m: float, alpha: float, low: float, high: float, gamma: float, mode: int) -> float:
-    """Linear magnitude -> kernel domain."""
-    log_mag = np.log(1.0 + alpha * np.sqrt(m))
+@njit(**JIT)
+def normalize_frame(mags: np.ndarray, out: np.ndarray, alpha: float, low: float, high: float,
+                    gamma: float, scale: float, mode: int) -> None:
+    """``out[k]`` = kernel-domain value of the linear magnitude ``mags[k] * scale``."""
     if mode == REFERENCE:
-        u = (log_mag - low) / (high - low + 1e-8)
-        if u <= 0.0:
-            return 0.0
-        if u > 1.0:
-            u = 1.0
-        return np.exp(gamma * np.log(u))
-    u = (log_mag - low) / (high - low)
-    if u > 0.0:
-        return np.exp(gamma * np.log(u))
-    if u < 0.0:
-        return -np.exp(gamma * np.log(-u))
-    return 0.0
-
-
-@njit(cache=True, nogil=True, fastmath=FASTMATH)
-def denormalize(y: float, alpha: float, low: float, high: float, gamma: float, mode: int) -> float:
-    """Kernel domain -> linear magnitude (never negative, never infinite)."""
-    inv_gamma = 1.0 / gamma
-    if mode == REFERENCE:
-        if y < 0.0:
-            y = 0.0
-        elif y > 1.0:
-            y = 1.0
-        u = np.exp(inv_gamma * np.log(y + 1e-8))
-    elif y > 0.0:
-        u = np.exp(inv_gamma * np.log(y))
-    elif y < 0.0:
-        u = -np.exp(inv_gamma * np.log(-y))
+        inv = 1.0 / (high - low + 1e-8)
+        for k in range(mags.shape[0]):
+            u = (vlog(1.0 + alpha * np.sqrt(mags[k] * scale)) - low) * inv
+            u = min(u, 1.0)
+            out[k] = vexp(gamma * vlog(max(u, TINY))) if u > 0.0 else 0.0
     else:
-        u = 0.0
-    log_mag = u * (high - low) + low
-    if log_mag > _LOG_CEILING:
-        log_mag = _LOG_CEILING
-    root = (np.exp(log_mag) - 1.0) / alpha
-    if root <= 0.0:
-        return 0.0
-    return root * root
+        inv = 1.0 / (high - low)
+        for k in range(mags.shape[0]):
+            u = (vlog(1.0 + alpha * np.sqrt(mags[k] * scale)) - low) * inv
+            p = vexp(gamma * vlog(max(abs(u), TINY)))
+            out[k] = p if u > 0.0 else (-p if u < 0.0 else 0.0)
+
+
+@njit(**JIT)
+def denormalize_frame(values: np.ndarray, alpha: float, low: float, high: float, gamma: float,
+                      scale: float, mode: int) -> None:
+    """Replace kernel-domain ``values`` by linear magnitudes divided by ``scale`` (never < 0)."""
+    inv_gamma = 1.0 / gamma
+    span = high - low
+    inv_alpha = 1.0 / alpha
+    inv_scale = 1.0 / scale
+    if mode == REFERENCE:
+        for k in range(values.shape[0]):
+            y = min(max(values[k], 0.0), 1.0)
+            u = vexp(inv_gamma * vlog(y + 1e-8))
+            root = max((vexp(min(u * span + low, _LOG_CEILING)) - 1.0) * inv_alpha, 0.0)
+            values[k] = root * root * inv_scale
+    else:
+        for k in range(values.shape[0]):
+            y = values[k]
+            p = vexp(inv_gamma * vlog(max(abs(y), TINY)))
+            u = p if y > 0.0 else -p
+            root = max((vexp(min(u * span + low, _LOG_CEILING)) - 1.0) * inv_alpha, 0.0)
+            values[k] = root * root * inv_scale

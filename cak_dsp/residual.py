@@ -10,7 +10,6 @@ import math
 import numpy as np
 from numba import njit
 
-from .normalization import FASTMATH
 
 
 @njit(cache=True, nogil=True)
@@ -22,7 +21,7 @@ def residual_gain(texture: float, scale: float, threshold: float, temperature: f
     return texture * scale / (1.0 + math.exp(-z))
 
 
-@njit(cache=True, nogil=True, fastmath=FASTMATH)
+@njit(cache=True, nogil=True, error_model="numpy", fastmath={"nsz", "arcp", "contract", "reassoc"})
 def apply_residual(prev: np.ndarray, cur: np.ndarray, nxt: np.ndarray, weight: np.ndarray,
                    bias: float, gain: float, out: np.ndarray) -> None:
     """Write ``cur + (conv3x3([prev, cur, nxt]) + bias) * gain`` for every bin into ``out``."""
