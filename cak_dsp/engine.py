@@ -278,6 +278,9 @@ class CakEngine:
                              p.bias, p.scale, p.threshold, p.temperature])
         self._weight = np.ascontiguousarray(p.weight, dtype=np.float64)
         self._out = np.zeros((channels, self.max_block), np.float32)
+        self._state = (self._in_buf, self._spec_ring, self._mag_ring, self._norm_ring, self._ynorm, self._yspec,
+                       self._frame, self._windows, self._out_acc, self._wss_acc, self._fifo, self._axes,
+                       self._weight, self._ist, self._ip, self._fp)
         self._warm()
         self.reset()
 
@@ -293,12 +296,14 @@ class CakEngine:
         self._ist[_SKIP] = geo.preroll - geo.synthesis_lead
 
     def _warm(self) -> None:
-        block = np.zeros((self.channels, min(self.max_block, 64)), np.float32)
-        for _ in range(self.geometry.n_fft // block.shape[1] + 2):
-            self.process(block)
-        controls = np.zeros(block.shape[1])
-        _process(block, block, controls, 1, *self._state())
-        _process(block.T.copy().T, block, controls, 1, *self._state())
+        """Compile (or load from the disk cache) every array layout a host may hand us."""
+        contiguous = np.zeros((self.channels, min(self.max_block, 64)), np.float32)
+        interleaved = np.zeros((contiguous.shape[1], self.channels), np.float32).T
+        strided = np.zeros((self.channels, 2 * contiguous.shape[1]), np.float32)[:, ::2]
+        controls = np.zeros(contiguous.shape[1])
+        for block in (contiguous, interleaved, strided):
+            _process(block, self._out[:, :block.shape[1]], self._control, 0, *self._state)
+            _process(block, block, controls, 1, *self._state)
         self._finish()
 
     # -- properties ---------------------------------------------------------------------
@@ -340,7 +345,7 @@ class CakEngine:
             raise ValueError(f"block must be shaped ({self.channels}, 1..{self.max_block}), got {block.shape}")
         if out is None:
             out = self._out[:, :n]
-        _process(block, out, self._control, 0, *self._state())
+        _process(block, out, self._control, 0, *self._state)
         return out
 
     def process_automated(self, block: np.ndarray, texture: np.ndarray) -> np.ndarray:
@@ -351,7 +356,7 @@ class CakEngine:
         """
         self._require_prepared()
         out = np.empty((self.channels, block.shape[1]), np.float32)
-        _process(block, out, np.ascontiguousarray(texture, dtype=np.float64), 1, *self._state())
+        _process(block, out, np.ascontiguousarray(texture, dtype=np.float64), 1, *self._state)
         return out
 
     def flush(self) -> np.ndarray:
@@ -372,7 +377,7 @@ class CakEngine:
         fed = int(self._ist[_FED])
         tail = np.zeros((self.channels, zeros_needed), np.float32)
         if zeros_needed:
-            _process(tail, tail, self._control, 0, *self._state())
+            _process(tail, tail, self._control, 0, *self._state)
         self._ist[_FED] = fed
         self._finish()
         pending = (int(self._ist[_WRITE]) - int(self._ist[_READ])) % self._fifo.shape[1]
@@ -385,11 +390,6 @@ class CakEngine:
         _finish(self._control[0], self._weight, self._spec_ring, self._mag_ring, self._norm_ring, self._ynorm,
                 self._yspec, self._frame, self._windows, self._out_acc, self._wss_acc, self._fifo, self._axes,
                 self._ist, self._ip, self._fp)
-
-    def _state(self) -> tuple:
-        return (self._in_buf, self._spec_ring, self._mag_ring, self._norm_ring, self._ynorm, self._yspec,
-                self._frame, self._windows, self._out_acc, self._wss_acc, self._fifo, self._axes,
-                self._weight, self._ist, self._ip, self._fp)
 
     def _require_prepared(self) -> FrameGeometry:
         if self._geometry is None:

@@ -96,3 +96,17 @@ def test_blocks_are_validated(synthetic_preset: Preset) -> None:
         engine.process(np.zeros((2, 65), np.float32))
     with pytest.raises(ValueError, match="texture"):
         engine.texture = 2.5
+
+
+def test_prepare_compiles_every_layout_ahead_of_the_callback(synthetic_preset: Preset) -> None:
+    from cak_dsp.engine import _process
+
+    engine = CakEngine(synthetic_preset)
+    engine.prepare(RATE, 128, 2)
+    compiled = len(_process.signatures)
+    interleaved = np.zeros((128, 2), np.float32)
+    strided = np.zeros((2, 256), np.float32)[:, ::2]
+    for block in (np.zeros((2, 128), np.float32), interleaved.T, strided):
+        engine.process(block)
+        engine.process(block, out=block)
+    assert len(_process.signatures) == compiled
