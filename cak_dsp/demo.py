@@ -67,7 +67,7 @@ def plot_spectrograms(dry: np.ndarray, wet: np.ndarray, sample_rate: int, path: 
         ax.set_ylabel("kHz")
         ax.set_title(label)
         fig.colorbar(im, ax=ax, label="dB")
-    im = axes[2].imshow(w - d, origin="lower", aspect="auto", extent=extent, vmin=-12, vmax=12, cmap="coolwarm")
+    im = axes[2].imshow(w - d, origin="lower", aspect="auto", extent=extent, vmin=-24, vmax=24, cmap="coolwarm")
     axes[2].set_title("wet - dry")
     axes[2].set_ylabel("kHz")
     axes[2].set_xlabel("seconds")
