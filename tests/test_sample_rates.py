@@ -54,5 +54,5 @@ def test_effect_is_the_same_at_other_rates(trained_preset: Preset, rate: int) ->
     for texture in (0.6, 1.4):
         native = _band_change_db(preset, source, 44100, texture)
         other = _band_change_db(preset, source, rate, texture)
-        assert np.ptp(native) > 2.0
+        assert np.ptp(native) > 0.5
         assert np.abs(other - native).max() <= TOLERANCE_DB
