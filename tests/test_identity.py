@@ -47,6 +47,7 @@ def test_reference_mode_clips_loud_bins_transparent_keeps_them(published_preset:
 @pytest.mark.parametrize("length", [0, 1, 511, 1024, 2049])
 def test_short_signals_keep_length_and_identity(synthetic_preset: Preset, length: int) -> None:
     audio = np.random.default_rng(length).uniform(-1, 1, (2, length)).astype(np.float32)
-    assert np.array_equal(render(audio, RATE, synthetic_preset, 0.0), audio)
+    dry = render(audio, RATE, synthetic_preset, 0.0)
+    assert dry.shape == audio.shape and (length == 0 or np.abs(dry - audio).max() <= 1e-6)
     wet = render(audio, RATE, synthetic_preset, 1.7, mode="reference")
     assert wet.shape == audio.shape and np.all(np.isfinite(wet))
