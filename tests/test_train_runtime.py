@@ -43,7 +43,7 @@ def torch_reference(audio: np.ndarray, preset: Preset, texture: float) -> np.nda
     gen.set_epoch(100)
     assert gen.cak.temperature == preset.temperature
     with torch.no_grad():
-        gen.cak.detector.conv.weight.copy_(torch.from_numpy(preset.weight).reshape(1, 1, 3, 3))
+        gen.cak.detector.conv.weight.copy_(torch.tensor(preset.weight).reshape(1, 1, 3, 3))
         gen.cak.detector.conv.bias.fill_(preset.bias)
         gen.cak.scale.fill_(preset.scale)
         gen.cak.threshold.fill_(preset.threshold)
@@ -76,3 +76,16 @@ def test_identity_in_torch_at_zero_texture() -> None:
     x = torch.rand(2, 1, 40, 30)
     y, _ = gen(x, torch.zeros(2))
     assert torch.equal(y, x)
+
+
+def test_causal_export_runs_one_hop_earlier() -> None:
+    from cak_dsp import CakEngine
+
+    latencies = []
+    for causal in (False, True):
+        preset = exported_preset(causal)
+        assert preset.is_causal == causal
+        engine = CakEngine(preset)
+        engine.prepare(SR, max_block=512, channels=1)
+        latencies.append(engine.latency_samples)
+    assert latencies[0] - latencies[1] == 512

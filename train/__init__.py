@@ -1,0 +1,1 @@
+"""CAK training (the only part of cak that needs torch): corpus builder, AuGAN WGAN-GP trainer, preset export."""

@@ -1,0 +1,4 @@
+"""``python -m train ...`` is ``cak train ...``."""
+from .cli import main
+
+raise SystemExit(main())
