@@ -61,6 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("preset", nargs="?", default=None, help=_preset_help())
     q.add_argument("--sample-rate", "-r", type=int, action="append",
                    help=f"sample rate(s) to report latency at (default: {', '.join(map(str, COMMON_RATES))})")
+    q = psub.add_parser("plot", help="draw a preset's kernel and its effect (PNG)",
+                        description="Write a PNG with the 3x3 kernel as a frequency x time heat map, the "
+                                    "residual gain against texture, and the average per-band change on the "
+                                    "demo groove at several textures, in both modes.")
+    q.add_argument("preset", nargs="?", default=None, help=_preset_help())
+    q.add_argument("--output", "-o", type=Path, default=None, help="PNG to write (default: PRESET_NAME.png)")
+    q.add_argument("--force", "-f", action="store_true", help="overwrite the output file if it exists")
     q = psub.add_parser("import", help="make a preset from the published PyTorch checkpoint (needs torch)",
                         description="Convert the original CAK project's checkpoint (generator state dict) and "
                                     "its normalization stats JSON into a cak preset.")
@@ -121,6 +128,21 @@ def _cmd_preset_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_preset_plot(args: argparse.Namespace) -> int:
+    from .atomic import atomic_path
+    from .preset_plot import plot_preset
+    from .presets import resolve_preset
+
+    preset = resolve_preset(args.preset)
+    output = args.output or Path(f"{preset.name}.png")
+    if output.exists() and not args.force:
+        raise FileExistsError(f"{output}: already exists; pass --force to overwrite it")
+    with atomic_path(output) as tmp:
+        plot_preset(preset, tmp)
+    print(f"wrote {output}")
+    return 0
+
+
 def _cmd_preset_import(args: argparse.Namespace) -> int:
     if args.output.exists() and not args.force:
         raise FileExistsError(f"{args.output}: already exists; pass --force to overwrite it")
@@ -156,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {"render": _cmd_render, "demo": _cmd_demo}
     if args.command == "preset":
-        handler = _cmd_preset_show if args.preset_command == "show" else _cmd_preset_import
+        handler = {"show": _cmd_preset_show, "plot": _cmd_preset_plot,
+                   "import": _cmd_preset_import}[args.preset_command]
     else:
         handler = handlers[args.command]
     try:
