@@ -26,6 +26,22 @@ def _texture(text: str) -> float:
     return value
 
 
+def _unit(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
+    return value
+
+
+def _latency(text: str) -> str | float:
+    if text in ("low", "high"):
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"latency must be 'low', 'high' or seconds, got {text!r}") from None
+
+
 def _preset_help() -> str:
     names = ", ".join(shipped_presets()) or "none yet"
     return f"preset JSON file, or the name of a shipped preset ({names}); default: {DEFAULT_PRESET}"
@@ -85,6 +101,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--texture", "-c", type=_texture, default=1.0, help="texture amount c, 0..2 (default 1.0)")
     p.add_argument("--compat", choices=("transparent", "reference"), default="transparent",
                    help="normalization mode (see 'cak render --help')")
+
+    p = sub.add_parser("live", help="run CAK live on an audio interface",
+                       description="Open a duplex audio stream and run CAK in its callback. The dry path of "
+                                   "--mix is delayed by the engine latency, so the mix never combs. "
+                                   "On JACK, --blocksize 0 (the default) runs on JACK's period with no "
+                                   "extra buffering; a fixed block adds one block of latency.")
+    p.add_argument("--preset", "-p", default=None, help=_preset_help())
+    p.add_argument("--texture", "-c", type=_texture, default=0.8, help="starting texture c, 0..2 (default 0.8)")
+    p.add_argument("--compat", choices=("transparent", "reference"), default="transparent",
+                   help="normalization mode (see 'cak render --help')")
+    p.add_argument("--input-device", "-i", default=None, help="input device: index or name substring (cak devices)")
+    p.add_argument("--output-device", "-o", default=None, help="output device: index or name substring")
+    p.add_argument("--channels", type=int, default=2, help="channels in and out (default 2)")
+    p.add_argument("--samplerate", "-r", type=int, default=None, help="sample rate (default: the device's)")
+    p.add_argument("--blocksize", "-b", type=int, default=0, help="frames per callback; 0 = the driver's (default)")
+    p.add_argument("--latency", type=_latency, default="low", help="'low', 'high' or seconds (PortAudio's suggestion)")
+    p.add_argument("--mix", type=_unit, default=1.0, help="wet share 0..1 (default 1: wet only)")
+    p.add_argument("--output-gain", type=float, default=0.0, help="output gain in dB (default 0)")
+    p.add_argument("--duration", type=float, default=None, help="stop after this many seconds (default: Ctrl-C)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no live status line")
+    m = p.add_argument_group("MIDI texture knob (python-rtmidi)")
+    m.add_argument("--midi-port", default=None, help="MIDI input port name substring (cak midi-ports), or the "
+                                                     "name of the virtual port with --midi-virtual")
+    m.add_argument("--midi-virtual", action="store_true", help="create a virtual MIDI input port to connect to")
+    m.add_argument("--midi-api", choices=("default", "alsa", "jack", "coremidi", "winmm"), default="default",
+                   help="MIDI API (default: rtmidi's choice)")
+    m.add_argument("--cc", type=int, default=1, help="controller number for c (default 1, the mod wheel)")
+    m.add_argument("--cc-channel", type=int, default=None, help="MIDI channel 1..16 (default: any)")
+    m.add_argument("--cc-range", type=float, nargs=2, default=(0.0, 1.5), metavar=("LOW", "HIGH"),
+                   help="c at controller 0 and at full scale (default 0 1.5)")
+    m.add_argument("--cc-curve", type=float, default=1.0, help="exponent applied to the controller position (default 1)")
+    m.add_argument("--cc-14bit", action="store_true", help="14-bit controller: --cc is the MSB, --cc + 32 the LSB")
+    m.add_argument("--learn", action="store_true", help="the first controller moved becomes the texture knob")
+
+    p = sub.add_parser("midi-ports", help="list MIDI input ports", description="List the MIDI input ports rtmidi sees.")
+    p.add_argument("--midi-api", choices=("default", "alsa", "jack", "coremidi", "winmm"), default="default")
+
+    sub.add_parser("devices", help="list audio devices", description="List the audio devices PortAudio sees.")
 
     sub.add_parser("train", help="train presets with AuGAN (needs torch; 'cak train --help')", add_help=False)
     return parser
@@ -168,6 +222,41 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_live(args: argparse.Namespace) -> int:
+    from realtime.run import run_live
+    from realtime.stream import LiveConfig
+
+    from .presets import resolve_preset
+
+    config = LiveConfig(preset=resolve_preset(args.preset), texture=args.texture, mode=args.compat,
+                        input_device=args.input_device, output_device=args.output_device,
+                        channels=args.channels, samplerate=args.samplerate, blocksize=args.blocksize,
+                        latency=args.latency, mix=args.mix, output_gain=10 ** (args.output_gain / 20))
+    midi = None
+    if args.midi_port or args.midi_virtual or args.learn:
+        from realtime.midi import CCMapping
+
+        low, high = args.cc_range
+        midi = dict(mapping=CCMapping(cc=args.cc, channel=args.cc_channel, low=low, high=high, curve=args.cc_curve,
+                                      fine=args.cc_14bit),
+                    port=args.midi_port, api=args.midi_api, virtual=args.midi_virtual, learn=args.learn)
+    return run_live(config, args.duration, show_status=not args.quiet, midi=midi)
+
+
+def _cmd_devices(args: argparse.Namespace) -> int:
+    from realtime.run import print_devices
+
+    return print_devices()
+
+
+def _cmd_midi_ports(args: argparse.Namespace) -> int:
+    from realtime.midi import list_ports
+
+    ports = list_ports(args.midi_api)
+    print("\n".join(f"{i}: {name}" for i, name in enumerate(ports)) or "no MIDI input ports found")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``cak`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -176,7 +265,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return train_main(argv[1:])
     args = build_parser().parse_args(argv)
-    handlers = {"render": _cmd_render, "demo": _cmd_demo}
+    handlers = {"render": _cmd_render, "demo": _cmd_demo, "live": _cmd_live, "devices": _cmd_devices,
+                "midi-ports": _cmd_midi_ports}
     if args.command == "preset":
         handler = {"show": _cmd_preset_show, "plot": _cmd_preset_plot,
                    "import": _cmd_preset_import}[args.preset_command]
