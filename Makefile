@@ -4,7 +4,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install -q --disable-pip-version-check
-APT_PACKAGES := hydrogen-drumkits
+APT_PACKAGES := hydrogen-drumkits libportaudio2 jackd2
 
 .PHONY: demo test sysdeps
 

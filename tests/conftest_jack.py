@@ -1,0 +1,259 @@
+"""A real JACK server (dummy backend) for the live tests, plus a sample-accurate player/recorder.
+
+Import the fixtures into a test module with ``from tests.conftest_jack import jack_server, jack_io``.
+The server gets a unique name, runs for the whole session and is stopped at the end;
+PortAudio (sounddevice) and rtmidi's JACK API are pointed at it through ``JACK_DEFAULT_SERVER``.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import pytest
+
+RATE = 48000
+PERIOD = 256
+
+
+class JackServer:
+    """A ``jackd -d dummy`` for the tests, with PortAudio (sounddevice) pointed at it.
+
+    Two patterns deadlock a JACK client whose process callback is Python code, because JACK
+    waits on that callback while the caller holds (or needs) the interpreter lock: deactivating
+    the client, and changing the server's buffer size while it runs. So test clients are never
+    deactivated while the server runs (``play_record`` hands out one :class:`PlayRecord` per
+    channel count), and ``set_period`` restarts the server instead of resizing it: PortAudio is
+    shut down, jackd stopped, every client of ours closed, and a fresh jackd started.
+    jackd logs every xrun, so its output goes to a file, never to a pipe that could fill and block it.
+    """
+
+    def __init__(self, name: str) -> None:
+        import jack
+
+        self._jack = jack
+        self.name = name
+        self.xruns = 0
+        self.period = 0
+        self.process: subprocess.Popen | None = None
+        self.client = None
+        self.pool: dict[int, PlayRecord] = {}
+        self._log = tempfile.TemporaryFile()
+
+    def start(self, period: int) -> None:
+        """Start jackd at ``period`` frames, connect the control client, re-scan PortAudio."""
+        self.process = subprocess.Popen(["jackd", *_scheduling(), "-n", self.name, "-d", "dummy", "-r", str(RATE),
+                                         "-p", str(period)], stdout=self._log, stderr=subprocess.STDOUT)
+        for _ in range(100):
+            if self.process.poll() is not None:
+                self._log.seek(0)
+                raise RuntimeError(f"jackd exited: {self._log.read().decode(errors='replace')[-500:]}")
+            try:
+                self.client = self._jack.Client("cak-test-control", servername=self.name, no_start_server=True)
+                break
+            except self._jack.JackOpenError:
+                time.sleep(0.05)
+        else:
+            raise RuntimeError("jackd did not come up within 5 s")
+        self.client.set_xrun_callback(self._xrun)
+        self.client.activate()
+        self.period = period
+        import sounddevice as sd
+
+        sd._terminate()  # PortAudio enumerates JACK at initialization: re-scan now that the server runs
+        sd._initialize()
+
+    def stop(self) -> None:
+        """Leave PortAudio, stop jackd, then close our clients (each close gets 5 s, in a thread)."""
+        import sounddevice as sd
+
+        sd._terminate()
+        self.process.terminate()
+        self.process.wait(timeout=10)
+        clients = [self.client] + [c for io in self.pool.values() for c in (io.player, io.recorder)]
+        for client in clients:
+            closer = threading.Thread(target=client.close, daemon=True)
+            closer.start()
+            closer.join(timeout=5)
+        self.pool.clear()
+        sd._initialize()
+
+    def set_period(self, frames: int) -> None:
+        """Run at ``frames`` per period (a restart, see the class docstring)."""
+        if frames != self.period:
+            self.stop()
+            self.start(frames)
+
+    def play_record(self, channels: int) -> PlayRecord:
+        if channels not in self.pool:
+            self.pool[channels] = PlayRecord(self, channels)
+        return self.pool[channels]
+
+    def _xrun(self, _delayed_usecs: float) -> None:
+        self.xruns += 1
+
+
+def _scheduling() -> list[str]:
+    """Real-time scheduling where the machine allows it (as a musician's JACK would run), so the
+    Python test clients' cycles are not pre-empted by other work; otherwise ``--no-realtime``."""
+    allowed = subprocess.run(["chrt", "-f", "10", "true"], capture_output=True).returncode == 0
+    return ["-R", "-P", "70"] if allowed else ["--no-realtime"]
+
+
+@pytest.fixture(scope="session")
+def jack_server() -> Iterator[JackServer]:
+    """A ``jackd -n cak-test-PID -d dummy -r 48000 -p 256`` for the session (``set_period`` to change)."""
+    if shutil.which("jackd") is None:
+        pytest.skip("jackd not installed (apt-get install --no-install-recommends jackd2 libportaudio2)")
+    pytest.importorskip("jack", reason="JACK-Client not installed (pip install 'cak[test]')")
+    previous = {key: os.environ.get(key) for key in ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER")}
+    server = JackServer(f"cak-test-{os.getpid()}")
+    os.environ.update(JACK_DEFAULT_SERVER=server.name, JACK_NO_START_SERVER="1")
+    server.start(PERIOD)
+    try:
+        yield server
+    finally:
+        server.stop()
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _overlap(track: np.ndarray, at: int, block: np.ndarray, into_block: bool) -> None:
+    """Copy between ``block`` (one JACK period starting at track sample ``at``) and ``track``."""
+    lo, hi = max(at, 0), min(at + block.size, track.size)
+    if lo < hi:
+        if into_block:
+            block[lo - at:hi - at] = track[lo:hi]
+        else:
+            track[lo:hi] = block[lo - at:hi - at]
+
+
+class PlayRecord:
+    """Two JACK clients: ``player`` feeds a signal into the host's inputs, ``recorder`` captures
+    its outputs. Being separate clients (no feedback loop), they run before and after the host
+    in the same JACK cycle, so ``recording[k]`` is the host's output ``k`` samples after the
+    signal's first sample entered it: a sample-accurate round trip."""
+
+    def __init__(self, server: JackServer, channels: int) -> None:
+        import jack
+
+        self.server = server
+        self.player = jack.Client("cak-player", servername=server.name, no_start_server=True)
+        self.recorder = jack.Client("cak-recorder", servername=server.name, no_start_server=True)
+        self.outs = [self.player.outports.register(f"out_{i}") for i in range(channels)]
+        self.ins = [self.recorder.inports.register(f"in_{i}") for i in range(channels)]
+        self.signal = np.zeros((channels, 0), np.float32)
+        self.recording = np.zeros((channels, 0), np.float32)
+        self.t0: int | None = None
+        self.armed = False
+        self.glitches = 0
+        self._next = {"play": None, "record": None}
+        self.align: Callable[[], int] | None = None
+        self.player.set_process_callback(self._play)
+        self.recorder.set_process_callback(self._record)
+        self.player.activate()
+        self.recorder.activate()
+
+    def _continuous(self, side: str, now: int, frames: int) -> None:
+        """Count a glitch when a client's cycles are not back to back (a missed JACK cycle)."""
+        expected = self._next[side]
+        if expected is not None and now != expected:
+            self.glitches += 1
+        self._next[side] = now + frames
+
+    def _play(self, frames: int) -> None:
+        now = self.player.last_frame_time
+        self._continuous("play", now, frames)
+        if self.armed and self.t0 is None:
+            self.t0 = now + (self.align() if self.align else 0)
+        for ch, port in enumerate(self.outs):
+            buf = port.get_array()
+            buf.fill(0)
+            if self.t0 is not None:
+                _overlap(self.signal[ch], now - self.t0, buf, into_block=True)
+
+    def _record(self, frames: int) -> None:
+        self._continuous("record", self.recorder.last_frame_time, frames)
+        if self.t0 is not None:
+            for ch, port in enumerate(self.ins):
+                _overlap(self.recording[ch], self.recorder.last_frame_time - self.t0, port.get_array(),
+                         into_block=False)
+
+    def connect(self, client_prefix: str = "PortAudio") -> None:
+        """Wire player -> host inputs and host outputs -> recorder, replacing auto-connections."""
+        client = self.server.client
+        host_ins = client.get_ports(f"{client_prefix}.*:in_", is_audio=True, is_input=True)
+        host_outs = client.get_ports(f"{client_prefix}.*:out_", is_audio=True, is_output=True)
+        assert len(host_ins) >= len(self.outs) and len(host_outs) >= len(self.ins), (host_ins, host_outs)
+        for port in host_ins:
+            for other in client.get_all_connections(port):
+                client.disconnect(other, port)
+        for port in host_outs:
+            for other in client.get_all_connections(port):
+                client.disconnect(port, other)
+        for mine, theirs in zip(self.outs, host_ins):
+            client.connect(mine.name, theirs.name)
+        for mine, theirs in zip(self.ins, host_outs):
+            client.connect(theirs.name, mine.name)
+
+    def port_latency(self) -> int:
+        """JACK's capture latency at the recorder's input (everything upstream of it), in samples,
+        as ``jack_lsp -l`` reports it."""
+        listing = subprocess.run(["jack_lsp", "-s", self.server.name, "-l", self.ins[0].name],
+                                 capture_output=True, text=True, check=True).stdout
+        match = re.search(r"port capture latency = \[ (\d+) (\d+) \]", listing)
+        assert match, listing
+        return int(match.group(2))
+
+    def play(self, signal: np.ndarray, record: int, align: Callable[[], int] | None = None,
+             takes: int = 6, host_samples: Callable[[], int] | None = None) -> np.ndarray:
+        """Play ``signal`` (channels, n) and return ``record`` samples of output from its start.
+
+        The signal starts at the next cycle, or ``align()`` samples later (called in the JACK
+        thread at that cycle; e.g. to land on the engine's frame grid). A take during which JACK
+        reported an xrun (any client late: on a shared CPU, often these Python test clients) is
+        not a measurement, and neither is one in which the player or recorder missed a cycle (their
+        frame times not back to back), or one in which the host under test (``host_samples()``: the
+        samples it has processed) fell more than two periods behind JACK's clock: it is repeated,
+        up to ``takes`` times.
+        """
+        for _ in range(takes):
+            xruns, glitches = self.server.xruns, self.glitches
+            start = (self.player.frame_time, host_samples()) if host_samples else None
+            recording = self._take(signal, record, align)
+            if start is not None:
+                elapsed = self.player.frame_time - start[0]
+                if abs((host_samples() - start[1]) - elapsed) > 2 * self.server.period:
+                    self.glitches += 1
+            if self.server.xruns == xruns and self.glitches == glitches:
+                return recording
+            time.sleep(0.2)
+        raise AssertionError(f"JACK reported xruns or missed cycles in each of {takes} takes")
+
+    def _take(self, signal: np.ndarray, record: int, align: Callable[[], int] | None,
+              timeout: float = 30.0) -> np.ndarray:
+        self.recording = np.zeros((signal.shape[0], record), np.float32)
+        self.signal = np.ascontiguousarray(signal, np.float32)
+        self.t0 = None
+        self.align = align
+        self.armed = True
+        deadline = time.monotonic() + timeout
+        while self.t0 is None or self.player.frame_time - self.t0 < record + 2 * self.server.period:
+            assert time.monotonic() < deadline, "JACK stopped running the test clients"
+            time.sleep(0.02)
+        self.armed = False
+        return self.recording
+
+@pytest.fixture
+def jack_io(jack_server: JackServer) -> Callable[[int], PlayRecord]:
+    """``jack_io(channels)`` -> the session's :class:`PlayRecord` for that many channels."""
+    return jack_server.play_record
