@@ -82,17 +82,18 @@ def render_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], preset
         raise FileExistsError(f"{dst}: already exists; pass --force to overwrite it")
     if not dst.parent.is_dir():
         raise FileNotFoundError(f"{dst.parent}: output folder does not exist")
+    out_format = _format_for(dst)
     try:
         info = sf.info(str(src))
         audio, sample_rate = sf.read(str(src), dtype="float32", always_2d=True)
     except sf.LibsndfileError as exc:
         raise ValueError(f"{src}: cannot read audio ({exc})") from None
-    subtype = _output_subtype(info.subtype, dst)
+    subtype = info.subtype if sf.check_format(out_format, info.subtype) else None
     with tqdm(total=audio.shape[0], unit="sample", unit_scale=True, desc=src.name,
               disable=not show_progress, leave=False) as bar:
         wet = render(audio.T, sample_rate, preset, texture, mode, progress=bar.update)
     with atomic_path(dst) as tmp:
-        sf.write(str(tmp), wet.T, sample_rate, subtype=subtype, format=_format_for(dst))
+        sf.write(str(tmp), wet.T, sample_rate, subtype=subtype, format=out_format)
 
 
 def _format_for(path: Path) -> str:
@@ -100,18 +101,9 @@ def _format_for(path: Path) -> str:
 
     ext = path.suffix.lstrip(".").upper()
     formats = sf.available_formats()
-    aliases = {"AIF": "AIFF", "OGA": "OGG", "OPUS": "OGG"}
+    aliases = {"AIF": "AIFF", "OGA": "OGG"}
     fmt = aliases.get(ext, ext)
     if fmt not in formats:
         raise ValueError(f"{path}: unknown output format '.{path.suffix.lstrip('.')}'; "
                          f"use one of: {', '.join(sorted(f.lower() for f in formats))}")
     return fmt
-
-
-def _output_subtype(input_subtype: str, dst: Path) -> str | None:
-    import soundfile as sf
-
-    fmt = _format_for(dst)
-    if sf.check_format(fmt, input_subtype):
-        return input_subtype
-    return None

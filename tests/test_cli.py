@@ -76,6 +76,9 @@ def test_clear_errors(tmp_path: Path, preset_file: Path, capsys: pytest.CaptureF
     assert main(["render", str(tmp_path / "in.wav"), str(tmp_path / "o.wav"), "--preset", str(broken)]) == 2
     assert f"{broken}: field 'kernel': missing" in capsys.readouterr().err
     assert not (tmp_path / "o.wav").exists()
+    assert main(["render", str(tmp_path / "in.wav"), str(tmp_path / "o.xyz"), "--preset", str(preset_file)]) == 2
+    assert "o.xyz: unknown output format '.xyz'; use one of:" in capsys.readouterr().err
+    assert not (tmp_path / "o.xyz").exists()
     with pytest.raises(SystemExit):
         main(["render", "a.wav", "b.wav", "--texture", "3"])
     assert "texture must be between 0.0 and 2.0" in capsys.readouterr().err
