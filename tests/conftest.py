@@ -1,13 +1,17 @@
 """Shared fixtures: presets (the published checkpoint and a synthetic kernel), real drum audio."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import os
+import shutil
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from cak_dsp import CakEngine, Preset
+
+from .jack_harness import PERIOD, JackServer, PlayRecord
 
 REFERENCE_DIR = Path(__file__).resolve().parents[2] / "shared" / "reference"
 DRUMKITS = Path("/usr/share/hydrogen/data/drumkits")
@@ -79,3 +83,30 @@ def stream(engine: CakEngine, audio: np.ndarray, blocks: Iterable[int],
 @pytest.fixture
 def run_stream() -> Callable[..., np.ndarray]:
     return stream
+
+
+@pytest.fixture(scope="session")
+def jack_server() -> Iterator[JackServer]:
+    """A ``jackd -n cak-test-PID -d dummy -r 48000 -p 256`` for the session (``set_period`` to change)."""
+    if shutil.which("jackd") is None:
+        pytest.skip("jackd not installed (apt-get install --no-install-recommends jackd2 libportaudio2)")
+    pytest.importorskip("jack", reason="JACK-Client not installed (pip install 'cak[test]')")
+    previous = {key: os.environ.get(key) for key in ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER")}
+    server = JackServer(f"cak-test-{os.getpid()}")
+    os.environ.update(JACK_DEFAULT_SERVER=server.name, JACK_NO_START_SERVER="1")
+    server.start(PERIOD)
+    try:
+        yield server
+    finally:
+        server.stop()
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@pytest.fixture
+def jack_io(jack_server: JackServer) -> Callable[[int], PlayRecord]:
+    """``jack_io(channels)`` -> the session's :class:`PlayRecord` for that many channels."""
+    return jack_server.play_record

@@ -4,7 +4,6 @@ from __future__ import annotations
 import re
 
 from cak_dsp.cli import main
-from tests.conftest_jack import jack_server  # noqa: F401  (fixture)
 
 
 def test_devices_lists_jack(jack_server, capsys):

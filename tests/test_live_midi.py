@@ -10,7 +10,7 @@ import rtmidi
 
 from realtime.midi import CCMapping, MidiControl, MidiError, list_ports
 from realtime.stream import LiveConfig, LiveHost
-from tests.conftest_jack import RATE, jack_io, jack_server  # noqa: F401  (fixtures)
+from .jack_harness import RATE
 
 
 def _wait(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:

@@ -13,7 +13,7 @@ import pytest
 from cak_dsp import render
 from realtime.devices import LiveError
 from realtime.stream import LiveConfig, LiveHost
-from tests.conftest_jack import RATE, jack_io, jack_server  # noqa: F401  (fixtures)
+from .jack_harness import RATE
 
 SECONDS = 1.5
 

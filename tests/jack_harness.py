@@ -1,22 +1,19 @@
 """A real JACK server (dummy backend) for the live tests, plus a sample-accurate player/recorder.
 
-Import the fixtures into a test module with ``from tests.conftest_jack import jack_server, jack_io``.
-The server gets a unique name, runs for the whole session and is stopped at the end;
-PortAudio (sounddevice) and rtmidi's JACK API are pointed at it through ``JACK_DEFAULT_SERVER``.
+The ``jack_server`` and ``jack_io`` fixtures in ``tests/conftest.py`` use these. The server gets
+a unique name, runs for the whole session and is stopped at the end; PortAudio (sounddevice) and
+rtmidi's JACK API are pointed at it through ``JACK_DEFAULT_SERVER``.
 """
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import numpy as np
-import pytest
 
 RATE = 48000
 PERIOD = 256
@@ -104,27 +101,6 @@ def _scheduling() -> list[str]:
     Python test clients' cycles are not pre-empted by other work; otherwise ``--no-realtime``."""
     allowed = subprocess.run(["chrt", "-f", "10", "true"], capture_output=True).returncode == 0
     return ["-R", "-P", "70"] if allowed else ["--no-realtime"]
-
-
-@pytest.fixture(scope="session")
-def jack_server() -> Iterator[JackServer]:
-    """A ``jackd -n cak-test-PID -d dummy -r 48000 -p 256`` for the session (``set_period`` to change)."""
-    if shutil.which("jackd") is None:
-        pytest.skip("jackd not installed (apt-get install --no-install-recommends jackd2 libportaudio2)")
-    pytest.importorskip("jack", reason="JACK-Client not installed (pip install 'cak[test]')")
-    previous = {key: os.environ.get(key) for key in ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER")}
-    server = JackServer(f"cak-test-{os.getpid()}")
-    os.environ.update(JACK_DEFAULT_SERVER=server.name, JACK_NO_START_SERVER="1")
-    server.start(PERIOD)
-    try:
-        yield server
-    finally:
-        server.stop()
-        for key, value in previous.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def _overlap(track: np.ndarray, at: int, block: np.ndarray, into_block: bool) -> None:
@@ -252,8 +228,3 @@ class PlayRecord:
             time.sleep(0.02)
         self.armed = False
         return self.recording
-
-@pytest.fixture
-def jack_io(jack_server: JackServer) -> Callable[[int], PlayRecord]:
-    """``jack_io(channels)`` -> the session's :class:`PlayRecord` for that many channels."""
-    return jack_server.play_record
