@@ -45,6 +45,13 @@ def demo_clip(seconds: float = 6.0, sample_rate: int = DEMO_RATE, seed: int = 7)
     return (np.stack([left, right]) * 0.7).astype(np.float32)
 
 
+def power_frames(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
+    """Power spectra (frames, bins) of centre-padded Hann frames of a mono signal."""
+    padded = np.pad(np.asarray(x, dtype=np.float64), n_fft // 2)
+    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop]
+    return np.abs(np.fft.rfft(frames * np.hanning(n_fft), axis=1)) ** 2
+
+
 def plot_spectrograms(dry: np.ndarray, wet: np.ndarray, sample_rate: int, path: Path, title: str) -> None:
     """Write a PNG with the dry and wet spectrograms and their difference in dB."""
     import matplotlib
@@ -53,10 +60,7 @@ def plot_spectrograms(dry: np.ndarray, wet: np.ndarray, sample_rate: int, path: 
     import matplotlib.pyplot as plt
 
     def db_spec(x: np.ndarray) -> np.ndarray:
-        n_fft, hop = 2048, 512
-        window = np.hanning(n_fft)
-        frames = np.lib.stride_tricks.sliding_window_view(np.pad(x, n_fft // 2), n_fft)[::hop]
-        return 20 * np.log10(np.abs(np.fft.rfft(frames * window, axis=1)).T + 1e-6)
+        return 10 * np.log10(power_frames(x, 2048, 512).T + 1e-12)
 
     d, w = db_spec(dry.mean(axis=0)), db_spec(wet.mean(axis=0))
     extent = (0, dry.shape[1] / sample_rate, 0, sample_rate / 2000)

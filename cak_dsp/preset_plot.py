@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .demo import DEMO_RATE, demo_clip
+from .demo import DEMO_RATE, demo_clip, power_frames
 from .preset import Preset
 from .render import render
 
@@ -14,10 +14,7 @@ BAND_EDGES = 62.5 * 2 ** (np.arange(25) / 3)
 
 def band_levels(audio: np.ndarray, sample_rate: int, n_fft: int = 8192) -> tuple[np.ndarray, np.ndarray]:
     """Long-term power per third-octave band (centres in Hz, power): mean over Hann frames."""
-    hop = n_fft // 2
-    padded = np.pad(np.asarray(audio, dtype=np.float64), (0, n_fft))
-    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop]
-    power = (np.abs(np.fft.rfft(frames * np.hanning(n_fft), axis=1)) ** 2).mean(axis=0)
+    power = power_frames(audio, n_fft, n_fft // 2).mean(axis=0)
     freqs = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
     edges = BAND_EDGES[BAND_EDGES < sample_rate / 2]
     centres = np.sqrt(edges[:-1] * edges[1:])
