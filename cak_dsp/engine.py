@@ -214,8 +214,8 @@ def _process(x, y, controls, control_stride, in_buf, spec_ring, mag_ring, norm_r
 
 
 @njit(**_JIT)
-def _finish(texture, weight, spec_ring, mag_ring, norm_ring, ynorm, yspec, frame, windows,
-            out_acc, wss_acc, fifo, axes, ist, ip, fp):
+def _finish(texture, spec_ring, mag_ring, norm_ring, ynorm, yspec, frame, windows, out_acc, wss_acc,
+            fifo, axes, weight, ist, ip, fp):
     """End of stream: process the pending frame with a silent future, flush the accumulators."""
     lookahead = ip[_LOOKAHEAD]
     last = ist[_ANALYZED] - 1
@@ -387,9 +387,7 @@ class CakEngine:
 
     # -- internals ----------------------------------------------------------------------
     def _finish(self) -> None:
-        _finish(self._control[0], self._weight, self._spec_ring, self._mag_ring, self._norm_ring, self._ynorm,
-                self._yspec, self._frame, self._windows, self._out_acc, self._wss_acc, self._fifo, self._axes,
-                self._ist, self._ip, self._fp)
+        _finish(self._control[0], *self._state[1:])
 
     def _require_prepared(self) -> FrameGeometry:
         if self._geometry is None:
