@@ -103,7 +103,9 @@ def test_cc_changes_the_audio(host, sender, jack_io):
     noise = np.random.default_rng(3).normal(0, 0.3, (1, RATE // 2)).astype(np.float32)
     latency = host.engine.latency_samples
     io = jack_io(1)
-    with host, MidiControl(CCMapping(cc=74), host.set_texture, port="knobs", api="jack"):
+    # MIDI first, as `cak live` does: rtmidi activates its JACK client without releasing the GIL,
+    # which deadlocks against a running stream whose Python callback needs the GIL.
+    with MidiControl(CCMapping(cc=74), host.set_texture, port="knobs", api="jack"), host:
         io.connect()
         sender.send_message([0xB0, 74, 0])
         assert _wait(lambda: host.texture == 0.0)
