@@ -1,11 +1,14 @@
 """cak_dsp: the CAK DSP core. Presets, normalization, the 3x3 residual and a Numba streaming
 STFT engine that also renders offline. No torch, no devices."""
+from .chain import Chain
+from .chain_file import ChainError, load_chain
 from .engine import SAMPLE_LIMIT, TEXTURE_RANGE, CakEngine
 from .geometry import FrameGeometry, standard_geometry
 from .preset import Preset, PresetError, load_preset
 from .render import render, render_file
+from .stages import Cak, PluginStage
 
 __all__ = [
-    "CakEngine", "FrameGeometry", "Preset", "PresetError", "SAMPLE_LIMIT", "TEXTURE_RANGE",
+    "Cak", "CakEngine", "Chain", "ChainError", "PluginStage", "load_chain", "FrameGeometry", "Preset", "PresetError", "SAMPLE_LIMIT", "TEXTURE_RANGE",
     "load_preset", "render", "render_file", "standard_geometry",
 ]

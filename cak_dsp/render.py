@@ -18,7 +18,8 @@ from .preset import Preset
 CHUNK = 1 << 16
 
 
-def _texture_curve(texture: float | np.ndarray, n: int) -> np.ndarray:
+def texture_curve(texture: float | np.ndarray, n: int) -> np.ndarray:
+    """One texture value per sample from a constant or a curve; checks length and range."""
     lo, hi = TEXTURE_RANGE
     curve = np.broadcast_to(np.asarray(texture, dtype=np.float64), (n,)) if np.ndim(texture) == 0 \
         else np.asarray(texture, dtype=np.float64)
@@ -44,7 +45,7 @@ def render(audio: np.ndarray, sample_rate: int, preset: Preset, texture: float |
     if audio.ndim != 2 or audio.shape[0] < 1:
         raise ValueError(f"audio must be shaped (channels, samples), got {audio.shape}")
     channels, n = audio.shape
-    curve = _texture_curve(texture, n)
+    curve = texture_curve(texture, n)
     engine = CakEngine(preset, mode=mode)
     engine.prepare(sample_rate, max_block=CHUNK, channels=channels)
     latency = engine.latency_samples

@@ -1,0 +1,189 @@
+"""A chain: pedalboard plugins and CAK stages in one streaming processor, live or offline.
+
+::
+
+    from pedalboard import Compressor, HighpassFilter
+    from cak_dsp import Cak, Chain
+
+    chain = Chain([HighpassFilter(80), Cak("drums", texture=0.8), Compressor(-18, 3)])
+    wet = chain(audio, 44100)                   # offline: float32 (channels, samples), aligned
+
+    chain.prepare(48000, max_block=256, channels=2)     # live: the engine's lifecycle
+    chain.texture = 1.2                                 # every CAK stage follows the knob
+    chain.process(block, out)                           # delayed by chain.latency_samples
+
+The live host and the offline renderer run the very same ``process``: offline rendering is a
+stream whose first ``latency_samples`` output samples are dropped and whose end is flushed
+stage by stage, so the result lines up with the input sample for sample. Plugin stages
+allocate their result arrays (pedalboard's API); CAK stages allocate nothing.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from .preset import Preset
+from .render import texture_curve
+from .stages import Cak, PluginStage
+
+CHUNK = 1 << 14
+
+
+def _as_stage(item) -> Cak | PluginStage:
+    if isinstance(item, (Cak, PluginStage)):
+        return item
+    if isinstance(item, Preset):
+        return Cak(item)
+    import pedalboard
+
+    if isinstance(item, pedalboard.Plugin):
+        return PluginStage(item)
+    raise TypeError(f"a chain stage must be a pedalboard plugin, a Cak or a Preset, got {type(item).__name__}")
+
+
+class Chain:
+    """Stages in series with the engine's lifecycle and a pedalboard-style ``__call__``."""
+
+    def __init__(self, stages: Sequence) -> None:
+        self.stages: list[Cak | PluginStage] = [_as_stage(s) for s in stages]
+        if not self.stages:
+            raise ValueError("a chain needs at least one stage")
+        self._prepared: tuple[int, int, int] | None = None
+
+    def __repr__(self) -> str:
+        return f"Chain([{', '.join(map(repr, self.stages))}])"
+
+    # -- the knob ---------------------------------------------------------------------------
+    @property
+    def cak_stages(self) -> list[Cak]:
+        return [s for s in self.stages if isinstance(s, Cak)]
+
+    @property
+    def texture(self) -> float:
+        """The texture of the first CAK stage (0 if there is none)."""
+        cak = self.cak_stages
+        return cak[0].texture if cak else 0.0
+
+    @texture.setter
+    def texture(self, value: float) -> None:
+        """Set every CAK stage's texture (lock-free, any thread)."""
+        for stage in self.cak_stages:
+            stage.texture = value
+
+    # -- streaming --------------------------------------------------------------------------
+    def prepare(self, sample_rate: int, max_block: int, channels: int) -> None:
+        """Prepare every stage; plugin stages measure their hold-back here."""
+        for stage in self.stages:
+            stage.prepare(int(sample_rate), int(max_block), int(channels))
+        self._prepared = (int(sample_rate), int(max_block), int(channels))
+
+    @property
+    def latency_samples(self) -> int:
+        """Total delay of the chain: the sum of its stages' latencies (after ``prepare``)."""
+        self._require_prepared()
+        return sum(s.latency_samples for s in self.stages)
+
+    @property
+    def max_block(self) -> int:
+        return self._require_prepared()[1]
+
+    def process(self, block: np.ndarray, out: np.ndarray, texture: np.ndarray | None = None) -> np.ndarray:
+        """Run ``block`` (channels, n <= max_block) through every stage into ``out``.
+
+        ``out`` may be ``block`` itself. ``texture`` is an optional per-sample curve for the CAK
+        stages (offline automation); it is indexed by the chain's input time, as a knob is.
+        """
+        src = block
+        for stage in self.stages:
+            stage.process(src, out, texture)
+            src = out
+        return out
+
+    def flush(self) -> np.ndarray:
+        """End the stream: everything still inside, each stage's remainder run through the rest."""
+        pending = None
+        for stage in self.stages:
+            if pending is not None and pending.shape[1]:
+                pending = self._run_long(stage, pending)
+            remainder = stage.flush()
+            pending = remainder if pending is None else np.concatenate([pending, remainder], axis=1)
+        return pending
+
+    def reset(self) -> None:
+        """Back to silence; texture and configuration are kept."""
+        for stage in self.stages:
+            stage.reset()
+
+    def _run_long(self, stage, audio: np.ndarray) -> np.ndarray:
+        out = np.empty_like(audio)
+        for at in range(0, audio.shape[1], self.max_block):
+            stage.process(audio[:, at:at + self.max_block], out[:, at:at + self.max_block])
+        return out
+
+    # -- offline ----------------------------------------------------------------------------
+    def stream(self, blocks: Iterable[np.ndarray], texture: Callable[[int, int], np.ndarray] | None = None,
+               tail: int = 0) -> Iterator[np.ndarray]:
+        """Render an iterable of (channels, n) blocks; yields output aligned with the input.
+
+        The output has as many samples as the input plus ``tail`` (kept reverb and delay tails).
+        ``texture(start, count)`` gives the per-sample texture curve for input samples
+        ``start .. start + count`` (automation); without it, the stages keep their own texture,
+        and after the input the last value holds. The chain must be prepared; it is reset
+        before the stream and needs a reset after it.
+        """
+        self.reset()
+        channels = self._require_prepared()[2]
+        latency = self.latency_samples
+        fed = 0
+        emitted = 0
+
+        def run(block: np.ndarray, automated: bool) -> Iterator[np.ndarray]:
+            nonlocal fed, emitted
+            for at in range(0, block.shape[1], self.max_block):
+                part = block[:, at:at + self.max_block]
+                out = np.empty(part.shape, np.float32)
+                self.process(part, out, texture(fed, part.shape[1]) if automated else None)
+                skip = min(max(latency - fed, 0), part.shape[1])
+                fed += part.shape[1]
+                if skip < part.shape[1]:
+                    emitted += part.shape[1] - skip
+                    yield out[:, skip:]
+
+        for block in blocks:
+            yield from run(np.asarray(block, np.float32), texture is not None)
+        expected = fed + tail
+        if texture is not None and fed:
+            self.texture = float(texture(fed - 1, 1)[0])
+        for at in range(0, tail, CHUNK):
+            yield from run(np.zeros((channels, min(CHUNK, tail - at)), np.float32), False)
+        rest = self.flush()[:, max(latency - fed, 0):]
+        yield rest[:, :expected - emitted]
+
+    def __call__(self, audio: np.ndarray, sample_rate: float, texture: float | np.ndarray | None = None,
+                 tail: int = 0) -> np.ndarray:
+        """Render ``audio`` ((channels, samples) or mono (samples,)) offline, aligned.
+
+        ``texture`` is one value or a per-sample curve for every CAK stage (None: each stage's
+        own); ``tail`` extra samples of reverb or delay tail are kept at the end.
+        """
+        audio = np.asarray(audio, np.float32)
+        mono = audio.ndim == 1
+        if mono:
+            audio = audio[None, :]
+        if audio.ndim != 2 or audio.shape[0] < 1:
+            raise ValueError(f"audio must be shaped (channels, samples), got {audio.shape}")
+        automation = None
+        if texture is not None:
+            curve = texture_curve(texture, audio.shape[1])
+            automation = lambda start, count: curve[start:start + count]  # noqa: E731
+        self.prepare(int(sample_rate), CHUNK, audio.shape[0])
+        result = np.concatenate(list(self.stream([audio], automation, tail)), axis=1)
+        self.reset()
+        return result[0] if mono else result
+
+    def _require_prepared(self) -> tuple[int, int, int]:
+        if self._prepared is None:
+            raise RuntimeError("call prepare(sample_rate, max_block, channels) before streaming the chain")
+        return self._prepared
+

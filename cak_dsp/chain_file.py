@@ -1,0 +1,169 @@
+"""Chain files: one JSON (or TOML) description that ``cak render`` and ``cak live`` both run.
+
+::
+
+    {
+      "format": "cak-chain",
+      "version": 1,
+      "stages": [
+        {"type": "HighpassFilter", "cutoff_frequency_hz": 80},
+        {"type": "cak", "preset": "drums", "texture": 0.8, "mode": "transparent"},
+        {"type": "Compressor", "threshold_db": -18, "ratio": 3},
+        {"type": "plugin", "path": "plugins/Shimmer.vst3", "parameters": {"mix": 0.3}}
+      ]
+    }
+
+A stage's ``type`` is ``cak`` (``preset``: a shipped name or a JSON path; ``texture``: the
+starting ``c``, which the knob then moves; ``mode``), ``plugin`` (a VST3 or Audio Unit
+loaded with ``pedalboard.load_plugin``; ``path``, optional ``plugin_name`` for shells and
+``parameters`` by the names the plugin reports), or the class name of any pedalboard
+built-in with its parameters as fields. Relative paths are relative to the chain file.
+The same description in TOML uses ``[[stages]]`` tables.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from .chain import Chain
+from .normalization import MODES
+from .preset import PresetError
+from .stages import Cak
+
+FORMAT = "cak-chain"
+VERSION = 1
+
+
+class ChainError(ValueError):
+    """A chain file that cannot be used; the message names the file, the stage and the field."""
+
+
+def load_chain(path: str | os.PathLike[str]) -> Chain:
+    """Read a chain file (``.json`` or ``.toml``) and build its :class:`Chain`."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ChainError(f"{path}: cannot read chain file ({exc.strerror or exc})") from None
+    try:
+        if path.suffix.lower() == ".toml":
+            import tomllib
+
+            data = tomllib.loads(text)
+        else:
+            data = json.loads(text)
+    except (ValueError, ImportError) as exc:
+        raise ChainError(f"{path}: not a valid {path.suffix.lstrip('.').upper() or 'JSON'} chain file ({exc})") from None
+    return chain_from_description(data, base_dir=path.parent, source=str(path))
+
+
+def chain_from_description(data: dict, base_dir: str | os.PathLike[str] = ".", source: str = "chain") -> Chain:
+    """Build a :class:`Chain` from a parsed description (see the module docstring)."""
+    if not isinstance(data, dict):
+        raise ChainError(f"{source}: expected an object with 'format', 'version' and 'stages'")
+    if data.get("format") != FORMAT:
+        raise ChainError(f"{source}: field 'format' must be '{FORMAT}', got {data.get('format')!r}")
+    if data.get("version") != VERSION:
+        raise ChainError(f"{source}: field 'version': this cak reads version {VERSION}, got {data.get('version')!r}")
+    stages = data.get("stages")
+    if not isinstance(stages, list) or not stages:
+        raise ChainError(f"{source}: field 'stages' must be a non-empty list")
+    base_dir = Path(base_dir)
+    return Chain([_stage(spec, base_dir, f"{source}: stage {i + 1}") for i, spec in enumerate(stages)])
+
+
+def _stage(spec: dict, base_dir: Path, where: str):
+    if not isinstance(spec, dict) or not isinstance(spec.get("type"), str):
+        raise ChainError(f"{where}: each stage needs a 'type' (cak, plugin, or a pedalboard class name)")
+    fields = {k: v for k, v in spec.items() if k != "type"}
+    kind = spec["type"]
+    if kind.lower() == "cak":
+        return _cak_stage(fields, base_dir, where)
+    if kind.lower() == "plugin":
+        return _external_plugin(fields, base_dir, where)
+    return _builtin_plugin(kind, fields, base_dir, where)
+
+
+def _cak_stage(fields: dict, base_dir: Path, where: str) -> Cak:
+    _check_fields(fields, {"preset", "texture", "mode"}, where)
+    preset = fields.get("preset", "drums")
+    if not isinstance(preset, str):
+        raise ChainError(f"{where}: field 'preset' must be a shipped preset name or a path, got {preset!r}")
+    if preset.endswith(".json") and not Path(preset).is_absolute():
+        preset = str(base_dir / preset)
+    mode = fields.get("mode", "transparent")
+    if mode not in MODES:
+        raise ChainError(f"{where}: field 'mode' must be one of {', '.join(MODES)}, got {mode!r}")
+    texture = fields.get("texture", 0.8)
+    if isinstance(texture, bool) or not isinstance(texture, (int, float)):
+        raise ChainError(f"{where}: field 'texture' must be a number, got {texture!r}")
+    try:
+        return Cak(preset, texture=float(texture), mode=mode)
+    except (PresetError, ValueError) as exc:
+        raise ChainError(f"{where}: {exc}") from None
+
+
+def _builtin_plugin(name: str, fields: dict, base_dir: Path, where: str):
+    import pedalboard
+
+    cls = getattr(pedalboard, name, None)
+    if not (isinstance(cls, type) and issubclass(cls, pedalboard.Plugin)) or name in ("Plugin", "ExternalPlugin"):
+        raise ChainError(f"{where}: unknown stage type {name!r}; use 'cak', 'plugin' or a pedalboard effect "
+                         f"such as HighpassFilter, Compressor, Reverb, Delay, Gain, Limiter")
+    fields = {k: str(base_dir / v) if k.endswith("filename") and isinstance(v, str) and not Path(v).is_absolute()
+              else v for k, v in fields.items()}
+    for key in fields:
+        if key.startswith("_") or not isinstance(getattr(cls, key, None), property) and not key.endswith("filename"):
+            raise ChainError(f"{where}: {name} has no parameter {key!r}; it has: {', '.join(_parameters(cls))}")
+    try:
+        plugin = cls(**{k: v for k, v in fields.items() if k.endswith("filename")})
+    except TypeError:
+        raise ChainError(f"{where}: {name} needs other arguments than a chain file gives "
+                         f"(parameters: {', '.join(_parameters(cls))})") from None
+    except (RuntimeError, ValueError, OSError) as exc:
+        raise ChainError(f"{where}: {name}: {_first_line(exc)}") from None
+    for key, value in fields.items():
+        if key.endswith("filename"):
+            continue
+        try:
+            setattr(plugin, key, value)
+        except TypeError:
+            raise ChainError(f"{where}: {name} parameter {key!r} cannot be {value!r} (expected a number)") from None
+        except ValueError as exc:
+            raise ChainError(f"{where}: {name} parameter {key!r} cannot be {value!r} ({_first_line(exc)})") from None
+    return plugin
+
+
+def _external_plugin(fields: dict, base_dir: Path, where: str):
+    import pedalboard
+
+    _check_fields(fields, {"path", "plugin_name", "parameters"}, where)
+    if not isinstance(fields.get("path"), str):
+        raise ChainError(f"{where}: a 'plugin' stage needs a 'path' to a VST3 or Audio Unit")
+    path = Path(fields["path"])
+    path = path if path.is_absolute() else base_dir / path
+    if not path.exists():
+        raise ChainError(f"{where}: plugin file {path} does not exist")
+    parameters = fields.get("parameters", {})
+    if not isinstance(parameters, dict):
+        raise ChainError(f"{where}: field 'parameters' must be an object of name: value")
+    try:
+        return pedalboard.load_plugin(str(path), parameter_values=parameters, plugin_name=fields.get("plugin_name"))
+    except (ImportError, RuntimeError, ValueError, AttributeError) as exc:
+        raise ChainError(f"{where}: cannot load plugin {path} ({_first_line(exc)})") from None
+
+
+def _check_fields(fields: dict, allowed: set[str], where: str) -> None:
+    unknown = sorted(set(fields) - allowed)
+    if unknown:
+        raise ChainError(f"{where}: unknown field {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}")
+
+
+def _parameters(cls: type) -> list[str]:
+    return sorted(k for k in dir(cls) if not k.startswith("_") and isinstance(getattr(cls, k), property)
+                  and k not in ("is_effect", "is_instrument"))
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
