@@ -1,36 +1,43 @@
-"""The streaming CAK engine: a sample-accurate STFT with one frame of look-ahead.
+"""The streaming CAK engine: a sample-accurate STFT with one trained hop of look-ahead.
 
 It speaks JUCE's ``AudioProcessor`` language::
 
-    engine = CakEngine(load_preset("presets/drums.json"))
+    engine = CakEngine(load_preset("presets/drums.json"))   # geometry="low-latency" for 14.5 ms
     engine.prepare(sample_rate=48000, max_block=256, channels=2)
     engine.texture = 0.8                 # any thread, any time; read once per frame
     out = engine.process(block)          # block: float32 (channels, n), 1 <= n <= max_block
     engine.latency_samples               # exact, independent of the block size
     engine.reset()                       # back to silence, same configuration
 
-How it works. Input samples enter an ``n_fft`` analysis buffer that starts with
-``n_fft / 2`` zeros (centre padding, as librosa and torch do). Every ``hop`` samples a frame
-is windowed, transformed and normalized into a three-frame ring. Because the kernel reads the
-next frame, frame ``t`` is processed when frame ``t + 1`` arrives: its 3x3 residual is
-applied, the magnitude is de-normalized, the input's phase is put back, and the inverse FFT is
-overlap-added with the synthesis window. The overlap-add also accumulates the window products,
-and every finished sample is divided by that sum, so reconstruction is exact wherever frames
-exist (including the first and last frames of a file). Finished samples go through a FIFO that
-is primed with ``latency_samples`` zeros, so output sample ``n`` is input sample
+How it works. The frame layout comes from a :class:`~cak_dsp.geometry.FrameGeometry`
+(``geometry="standard"`` or ``"low-latency"``). Input samples enter an ``n_fft`` analysis
+buffer that starts with ``preroll`` zeros (``n_fft / 2`` in the standard geometry: centre
+padding, as librosa and torch do). Every ``hop`` samples a frame is windowed, transformed and
+normalized into a ring of ``2 * tap_frames + 1`` frames; the kernel's time taps read the frames
+``tap_frames`` before and after (one frame in the standard geometry, eight 64-sample frames in
+the low-latency one: one trained hop either way). Because the kernel reads ahead, frame ``t``
+is processed when frame ``t + lookahead`` arrives: its 3x3 residual is applied, the magnitude is
+de-normalized, the input's phase is put back, and the inverse FFT is overlap-added with the
+synthesis window (over its non-zero part only). The overlap-add also accumulates the window
+products, and every finished sample is divided by that sum, so reconstruction is exact wherever
+frames exist (including the first and last frames of a file). Finished samples go through a
+FIFO that is primed with ``latency_samples`` zeros, so output sample ``n`` is input sample
 ``n - latency_samples`` processed, whatever the block sizes.
 
 Level. The learned residual is a strong upward expander in linear terms (the published
 checkpoint adds about 40 dB to loud noise at c = 1 when nothing is clipped; the original GUI
 hid this with a whole-file RMS match). In ``transparent`` mode each processed frame is scaled
 to keep the energy of the input frame, so ``c`` reshapes the spectrum without changing the
-loudness; the 75 %-overlapping windows smooth that gain from frame to frame. ``reference``
+loudness; the overlapping windows smooth that gain from frame to frame. The energy is measured
+on the analysis frame the kernel sees (the long window in both geometries), so at c = 0 the
+gain is exactly one and in the low-latency geometry it follows the same 2048-sample context
+as the standard one rather than the short output segment. ``reference``
 mode applies no such gain: it is the published math, clip and level included.
 
 Texture. ``c`` is read once per frame, at the sample where the frame is processed. Each frame's
-gain is then spread over ``n_fft`` samples by the 75 %-overlapping windows, so a jump in ``c``
-becomes a raised-cosine transition of about ``n_fft`` samples (46 ms at 44.1 kHz) with no
-click; no further smoothing is applied. ``texture`` is stored in a one-element float64 array
+gain is then spread over the synthesis window, so a jump in ``c`` becomes a raised-cosine
+transition of about ``n_fft`` samples (46 ms at 44.1 kHz) in the standard geometry and of
+``2 * hop`` (2.9 ms) in the low-latency one, with no click; no further smoothing is applied. ``texture`` is stored in a one-element float64 array
 that the jitted code reads with a single aligned load, so setting it from a MIDI or UI thread
 needs no lock.
 
@@ -50,20 +57,19 @@ import numpy as np
 from numba import njit
 from rocket_fft import c2r, r2c
 
-from .geometry import FrameGeometry, standard_geometry
+from .geometry import GEOMETRIES, FrameGeometry, make_geometry
 from .normalization import MODES, TRANSPARENT, denormalize_frame, normalize_frame
 from .preset import Preset
 from .residual import apply_residual, residual_gain
 
 SAMPLE_LIMIT = 1.0e4
 TEXTURE_RANGE = (0.0, 2.0)
-_RING = 3
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": {"nsz", "arcp", "contract", "reassoc"}}
 
 # integer state slots
 _FILL, _ANALYZED, _READ, _WRITE, _SKIP, _FED = range(6)
 # integer parameter slots
-_N, _HOP, _PREROLL, _LOOKAHEAD, _LEAD, _MODE = range(6)
+_N, _HOP, _PREROLL, _LOOKAHEAD, _LEAD, _MODE, _TAPS, _RING = range(8)
 # float parameter slots
 _ALPHA, _LOW, _HIGH, _GAMMA, _MAGSCALE, _BIAS, _SCALE, _TAU, _TEMP = range(9)
 
@@ -94,11 +100,12 @@ def _analyze(in_buf, ch, slot, window, frame, spec_ring, mag_ring, norm_ring, ax
 
 @njit(**_JIT)
 def _synthesize(t, gain, weight, spec_ring, mag_ring, norm_ring, ynorm, yspec, frame,
-                synth_window, product_window, out_acc, wss_acc, axes, fp, mode):
+                synth_window, product_window, out_acc, wss_acc, axes, ip, fp):
     """Apply the residual to frame ``t`` of every channel and overlap-add it."""
-    prev_slot = (t + _RING - 1) % _RING
-    cur_slot = t % _RING
-    next_slot = (t + 1) % _RING
+    ring, taps, lead, mode = ip[_RING], ip[_TAPS], ip[_LEAD], ip[_MODE]
+    prev_slot = (t + ring - taps) % ring
+    cur_slot = t % ring
+    next_slot = (t + taps) % ring
     n = synth_window.shape[0]
     inv_n = 1.0 / n
     for ch in range(out_acc.shape[0]):
@@ -119,9 +126,9 @@ def _synthesize(t, gain, weight, spec_ring, mag_ring, norm_ring, ynorm, yspec, f
         if mode == TRANSPARENT and energy_out > 0.0:
             makeup *= np.sqrt(energy_in / energy_out)
         c2r(yspec, frame, axes, False, makeup, 1)
-        for i in range(n):
+        for i in range(lead, n):
             out_acc[ch, i] += frame[i] * synth_window[i]
-    for i in range(n):
+    for i in range(lead, n):
         wss_acc[i] += product_window[i]
 
 
@@ -142,11 +149,11 @@ def _emit(start, count, out_acc, wss_acc, fifo, ist):
 
 
 @njit(**_JIT)
-def _shift(buf, by):
-    """Shift every row of ``buf`` left by ``by`` samples, zero-filling the end."""
+def _shift(buf, by, start):
+    """Shift every row of ``buf[:, start:]`` left by ``by`` samples, zero-filling the end."""
     n = buf.shape[-1]
     for ch in range(buf.shape[0]):
-        for i in range(n - by):
+        for i in range(start, n - by):
             buf[ch, i] = buf[ch, i + by]
         for i in range(n - by, n):
             buf[ch, i] = 0.0
@@ -158,11 +165,11 @@ def _process_frame(t, texture, weight, spec_ring, mag_ring, norm_ring, ynorm, ys
     """Synthesize frame ``t``, emit the hop of samples it finishes, advance the accumulators."""
     gain = residual_gain(texture, fp[_SCALE], fp[_TAU], fp[_TEMP])
     _synthesize(t, gain, weight, spec_ring, mag_ring, norm_ring, ynorm, yspec, frame,
-                windows[1], windows[2], out_acc, wss_acc, axes, fp, ip[_MODE])
-    hop = ip[_HOP]
-    _emit(ip[_LEAD], hop, out_acc, wss_acc, fifo, ist)
-    _shift(out_acc, hop)
-    _shift(wss_acc.reshape((1, wss_acc.shape[0])), hop)
+                windows[1], windows[2], out_acc, wss_acc, axes, ip, fp)
+    hop, lead = ip[_HOP], ip[_LEAD]
+    _emit(lead, hop, out_acc, wss_acc, fifo, ist)
+    _shift(out_acc, hop, lead)
+    _shift(wss_acc.reshape((1, wss_acc.shape[0])), hop, lead)
 
 
 @njit(**_JIT)
@@ -190,11 +197,11 @@ def _process(x, y, controls, control_stride, in_buf, spec_ring, mag_ring, norm_r
         fill += run
         if fill == n_fft:
             t_new = ist[_ANALYZED]
-            slot = t_new % _RING
+            slot = t_new % ip[_RING]
             for ch in range(channels):
                 _analyze(in_buf, ch, slot, windows[0], frame, spec_ring, mag_ring, norm_ring, axes,
                          fp, ip[_MODE])
-            _shift(in_buf, hop)
+            _shift(in_buf, hop, 0)
             fill = n_fft - hop
             ist[_ANALYZED] = t_new + 1
             if t_new - lookahead >= 0:
@@ -216,14 +223,15 @@ def _process(x, y, controls, control_stride, in_buf, spec_ring, mag_ring, norm_r
 @njit(**_JIT)
 def _finish(texture, spec_ring, mag_ring, norm_ring, ynorm, yspec, frame, windows, out_acc, wss_acc,
             fifo, axes, weight, ist, ip, fp):
-    """End of stream: process the pending frame with a silent future, flush the accumulators."""
-    lookahead = ip[_LOOKAHEAD]
+    """End of stream: process the pending frames with a zero-padded future (as the published
+    ``conv2d`` pads), flush the accumulators."""
+    lookahead, taps, ring = ip[_LOOKAHEAD], ip[_TAPS], ip[_RING]
     last = ist[_ANALYZED] - 1
-    if lookahead == 1 and last >= 0:
-        future = (last + 1) % _RING
+    for t in range(max(last - lookahead + 1, 0), last + 1):
+        future = (t + taps) % ring
         for ch in range(norm_ring.shape[0]):
             norm_ring[ch, future, :] = 0.0
-        _process_frame(last, texture, weight, spec_ring, mag_ring, norm_ring, ynorm, yspec, frame,
+        _process_frame(t, texture, weight, spec_ring, mag_ring, norm_ring, ynorm, yspec, frame,
                        windows, out_acc, wss_acc, fifo, axes, ist, ip, fp)
     lead = ip[_LEAD]
     _emit(lead, ip[_N] - ip[_HOP] - lead, out_acc, wss_acc, fifo, ist)
@@ -234,14 +242,19 @@ class CakEngine:
 
     ``mode`` is ``"transparent"`` (default: identity at c = 0, nothing clipped) or
     ``"reference"`` (the published inference math, clipping included); see
-    :mod:`cak_dsp.normalization`.
+    :mod:`cak_dsp.normalization`. ``geometry`` is ``"standard"`` (default: the published frames,
+    58 ms at 44.1 kHz) or ``"low-latency"`` (asymmetric windows, 14.5 ms, 2.9 ms for a causal
+    preset); see :mod:`cak_dsp.geometry`.
     """
 
-    def __init__(self, preset: Preset, mode: str = "transparent") -> None:
+    def __init__(self, preset: Preset, mode: str = "transparent", geometry: str = "standard") -> None:
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
+        if geometry not in GEOMETRIES:
+            raise ValueError(f"unknown geometry {geometry!r}; choose one of: {', '.join(GEOMETRIES)}")
         self.preset = preset
         self.mode = mode
+        self.geometry_name = geometry
         self._control = np.zeros(1)
         self._geometry: FrameGeometry | None = None
 
@@ -252,17 +265,17 @@ class CakEngine:
             raise ValueError(f"max_block must be at least 1, got {max_block}")
         if channels < 1:
             raise ValueError(f"channels must be at least 1, got {channels}")
-        geo = standard_geometry(self.preset, int(sample_rate))
-        n, bins = geo.n_fft, geo.n_bins
+        geo = make_geometry(self.geometry_name, self.preset, int(sample_rate))
+        n, bins, ring = geo.n_fft, geo.n_bins, geo.ring
         self._geometry = geo
         self.max_block = int(max_block)
         self.channels = int(channels)
         self._windows = np.ascontiguousarray(np.stack([
             geo.analysis_window, geo.synthesis_window, geo.analysis_window * geo.synthesis_window]))
         self._in_buf = np.zeros((channels, n))
-        self._spec_ring = np.zeros((channels, _RING, bins), np.complex128)
-        self._mag_ring = np.zeros((channels, _RING, bins))
-        self._norm_ring = np.zeros((channels, _RING, bins))
+        self._spec_ring = np.zeros((channels, ring, bins), np.complex128)
+        self._mag_ring = np.zeros((channels, ring, bins))
+        self._norm_ring = np.zeros((channels, ring, bins))
         self._ynorm = np.zeros(bins)
         self._yspec = np.zeros(bins, np.complex128)
         self._frame = np.zeros(n)
@@ -271,8 +284,8 @@ class CakEngine:
         self._fifo = np.zeros((channels, geo.latency_samples + n + geo.hop + 1))
         self._axes = np.zeros(1, np.int64)
         self._ist = np.zeros(6, np.int64)
-        self._ip = np.array([n, geo.hop, geo.preroll, geo.lookahead, geo.synthesis_lead, MODES[self.mode]],
-                            np.int64)
+        self._ip = np.array([n, geo.hop, geo.preroll, geo.lookahead, geo.synthesis_lead, MODES[self.mode],
+                             geo.tap_frames, ring], np.int64)
         p = self.preset
         self._fp = np.array([p.alpha, p.global_low, p.global_high, p.gamma, geo.magnitude_scale,
                              p.bias, p.scale, p.threshold, p.temperature])

@@ -16,9 +16,18 @@ Other sample rates keep the preset's time-frequency grid in physical units: bins
 so ``n_fft`` and ``hop`` scale with the rate (48 kHz: n_fft 2230, hop 557). Magnitudes
 are rescaled by the window-sum ratio so a sine of a given level meets the kernel at
 the same normalized value at every rate.
+
+The low-latency geometry (:func:`low_latency_geometry`) keeps the long analysis window,
+so bins stay ``sample_rate / n_fft`` Hz apart, but synthesizes only the last ``2 * hop``
+samples of each frame (asymmetric windows, see :func:`asymmetric_windows`) and runs frames
+every ``hop = trained hop / TAP_FRAMES`` samples (64 at 44.1 kHz). The kernel's time taps
+stay one trained hop apart: they read the frames ``tap_frames`` frames before and after.
+Its latency is ``2 * hop - 2`` plus, for a non-causal preset, one trained hop of
+look-ahead: 126 samples (2.9 ms) causal and 638 samples (14.5 ms) otherwise at 44.1 kHz.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,9 +35,33 @@ import numpy as np
 from .preset import Preset
 
 
+TAP_FRAMES = 8
+
+
 def periodic_hann(n: int) -> np.ndarray:
     """The periodic ("DFT-even") Hann window used by librosa and ``torch.hann_window``."""
     return 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n) / n)
+
+
+def asymmetric_windows(n_fft: int, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """Low-delay analysis and synthesis windows (Mauler & Martin, EUSIPCO 2007).
+
+    The analysis window rises as the square root of a Hann window over its first
+    ``n_fft - m`` samples and falls as the square root of a Hann window over its last ``m``.
+    The synthesis window is zero except over the last ``2 * m`` samples, where it is chosen so
+    that analysis x synthesis is a periodic Hann window of length ``2 * m`` ending with the
+    frame; those products overlap-add to one at a hop of ``m``. A frame therefore still
+    resolves ``n_fft`` bins, but its output is final ``2 * m - 2`` samples after its last input
+    sample instead of ``n_fft - 2``.
+    """
+    if not 1 <= m <= n_fft // 4:
+        raise ValueError(f"synthesis half-length must be between 1 and n_fft/4 = {n_fft // 4}, got {m}")
+    short = periodic_hann(2 * m)
+    analysis = np.concatenate([np.sqrt(periodic_hann(2 * (n_fft - m))[:n_fft - m]), np.sqrt(short[m:])])
+    synthesis = np.zeros(n_fft)
+    synthesis[n_fft - 2 * m:n_fft - m] = short[:m] / analysis[n_fft - 2 * m:n_fft - m]
+    synthesis[n_fft - m:] = np.sqrt(short[m:])
+    return analysis, synthesis
 
 
 @dataclass(frozen=True)
@@ -43,6 +76,8 @@ class FrameGeometry:
     preroll: int
     lookahead: int
     magnitude_scale: float
+    tap_frames: int = 1
+    anchor: int | None = None
 
     @property
     def n_bins(self) -> int:
@@ -55,13 +90,26 @@ class FrameGeometry:
         return int(nonzero[0]) if nonzero.size else 0
 
     @property
+    def ring(self) -> int:
+        """Normalized frames the engine keeps: the kernel reads frames ``t - tap_frames``,
+        ``t`` and ``t + tap_frames``."""
+        return 2 * self.tap_frames + 1
+
+    @property
+    def tap_spacing(self) -> int:
+        """Samples between the frames the kernel's time taps read (one trained hop)."""
+        return self.tap_frames * self.hop
+
+    @property
     def latency_samples(self) -> int:
         """Exact input-to-output delay in samples (see the module docstring)."""
         return self.n_fft - 1 - self.synthesis_lead + self.lookahead * self.hop
 
     def last_frame(self, n_samples: int) -> int:
-        """Index of the last frame of a finite signal: frames centred at or before its end."""
-        return (n_samples + self.preroll - self.n_fft // 2) // self.hop
+        """Index of the last frame of a finite signal: the last whose sample at offset ``anchor``
+        (default: the centre) lies at or before its end."""
+        anchor = self.n_fft // 2 if self.anchor is None else self.anchor
+        return (n_samples + self.preroll - anchor) // self.hop
 
 
 def standard_geometry(preset: Preset, sample_rate: int) -> FrameGeometry:
@@ -86,3 +134,45 @@ def standard_geometry(preset: Preset, sample_rate: int) -> FrameGeometry:
         lookahead=0 if preset.is_causal else 1,
         magnitude_scale=float(periodic_hann(preset.n_fft).sum() / window.sum()),
     )
+
+
+def low_latency_geometry(preset: Preset, sample_rate: int) -> FrameGeometry:
+    """Asymmetric windows at ``TAP_FRAMES`` frames per trained hop, on the standard bin grid.
+
+    The synthesis half-length and the hop are both ``hop = round(trained hop / TAP_FRAMES)``
+    at ``sample_rate`` (64 at 44.1 kHz, 70 at 48 kHz), so the kernel's taps are
+    ``TAP_FRAMES * hop`` samples apart (512 at 44.1 kHz; 560 at 48 kHz, 0.5 % more than the
+    exact 557.3). Look-ahead is one trained hop unless the preset is causal. The signal
+    starts at the peak of the first frame's output window, where the overlap-add is already
+    complete; the last frame of a finite signal is the first whose window reaches its end.
+    """
+    std = standard_geometry(preset, sample_rate)
+    ratio = sample_rate / preset.sample_rate
+    hop = max(1, int(round(preset.hop * ratio / TAP_FRAMES)))
+    n_fft = std.n_fft
+    analysis, synthesis = asymmetric_windows(n_fft, hop)
+    return FrameGeometry(
+        sample_rate=sample_rate,
+        n_fft=n_fft,
+        hop=hop,
+        analysis_window=analysis,
+        synthesis_window=synthesis,
+        preroll=n_fft - hop,
+        lookahead=0 if preset.is_causal else TAP_FRAMES,
+        magnitude_scale=float(periodic_hann(preset.n_fft).sum() / analysis.sum()),
+        tap_frames=TAP_FRAMES,
+        anchor=n_fft - hop + 1,
+    )
+
+
+GEOMETRIES: dict[str, Callable[[Preset, int], FrameGeometry]] = {
+    "standard": standard_geometry,
+    "low-latency": low_latency_geometry,
+}
+
+
+def make_geometry(name: str, preset: Preset, sample_rate: int) -> FrameGeometry:
+    """The geometry called ``name`` (one of :data:`GEOMETRIES`) for ``preset`` at ``sample_rate``."""
+    if name not in GEOMETRIES:
+        raise ValueError(f"unknown geometry {name!r}; choose one of: {', '.join(GEOMETRIES)}")
+    return GEOMETRIES[name](preset, sample_rate)

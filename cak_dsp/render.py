@@ -31,12 +31,14 @@ def texture_curve(texture: float | np.ndarray, n: int) -> np.ndarray:
 
 
 def render(audio: np.ndarray, sample_rate: int, preset: Preset, texture: float | np.ndarray = 0.5,
-           mode: str = "transparent", progress: Callable[[int], None] | None = None) -> np.ndarray:
+           mode: str = "transparent", progress: Callable[[int], None] | None = None,
+           geometry: str = "standard") -> np.ndarray:
     """Process a whole signal offline; returns float32 (channels, samples) aligned with the input.
 
     ``audio`` is (channels, samples) or (samples,) for mono. ``texture`` is one value or a
     per-sample curve (automation: each frame takes the value at the sample where a live stream
     would have processed it). ``progress`` is called with the number of samples done per chunk.
+    ``geometry`` is the engine's frame geometry (``"standard"`` or ``"low-latency"``).
     """
     audio = np.asarray(audio, dtype=np.float32)
     mono = audio.ndim == 1
@@ -46,7 +48,7 @@ def render(audio: np.ndarray, sample_rate: int, preset: Preset, texture: float |
         raise ValueError(f"audio must be shaped (channels, samples), got {audio.shape}")
     channels, n = audio.shape
     curve = texture_curve(texture, n)
-    engine = CakEngine(preset, mode=mode)
+    engine = CakEngine(preset, mode=mode, geometry=geometry)
     engine.prepare(sample_rate, max_block=CHUNK, channels=channels)
     latency = engine.latency_samples
     out = np.empty((channels, n + latency), np.float32)
