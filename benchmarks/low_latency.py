@@ -1,0 +1,289 @@
+"""Low-latency geometry benchmark: live-stream CPU share and fidelity to the standard render.
+
+Measures, in one process:
+
+* a live-style stream (stereo, 64-sample blocks, at 44.1 and 48 kHz) through ``CakEngine`` in
+  the standard and the low-latency geometry: microseconds per computed frame ("hop") and the
+  share of one core the stream needs, with the low-latency / standard ratio (cases run
+  round-robin, so machine noise hits them alike);
+* fidelity (untimed) of ``render(..., geometry="low-latency")`` against the standard offline
+  render, for every shipped preset (and the published checkpoint if found) on drums
+  (hydrogen-drumkits), a generated sustained pad and speech (alsa-utils voice prompts):
+  the signal-to-error ratio of the wet-minus-dry differences, and log-spectral distances.
+
+Prints the tables and writes ``low_latency.png`` and ``low_latency.json`` to the results folder.
+Run ``python benchmarks/low_latency.py --help``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+from cak_dsp import CakEngine, Preset, render
+from cak_dsp.geometry import make_geometry
+from cak_dsp.presets import resolve_preset, shipped_presets
+
+SR = 44100
+RATES = (44100, 48000)
+GEOMETRIES = ("standard", "low-latency")
+BLOCK = 64
+CHANNELS = 2
+TARGET_SHARE = 0.10
+LSD_FLOOR_DB = -60.0
+DEFAULT_REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
+DEFAULT_OUT = Path(__file__).resolve().parent / "results"
+DRUMKITS = Path("/usr/share/hydrogen/data/drumkits")
+SPEECH = Path("/usr/share/sounds/alsa")
+SPEECH_FILES = ("Front_Center.wav", "Front_Left.wav", "Rear_Right.wav", "Side_Left.wav")
+
+
+# -- material -------------------------------------------------------------------------------
+def drums() -> np.ndarray | None:
+    """Twelve half-second hits spread over the installed Hydrogen kits (as tests/conftest.py)."""
+    import soundfile as sf
+
+    files = sorted(DRUMKITS.glob("*/*.flac"))
+    pieces = []
+    for path in files[::max(1, len(files) // 12)][:12]:
+        audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        if rate == SR:
+            pieces.append(audio.mean(axis=1)[: SR // 2])
+    if not pieces:
+        return None
+    clip = np.concatenate(pieces)
+    return (clip / np.abs(clip).max()).astype(np.float32)
+
+
+def pad(seconds: float = 4.0) -> np.ndarray:
+    """A sustained five-note chord of harmonic tones with slow vibrato, 0.3 s fades, peak 0.9."""
+    t = np.arange(int(seconds * SR)) / SR
+    out = np.zeros_like(t)
+    for i, f0 in enumerate((110.0, 138.6, 164.8, 220.0, 277.2)):
+        for h in range(1, 8):
+            out += np.sin(2 * np.pi * f0 * h * t * (1 + 0.003 * np.sin(2 * np.pi * 0.3 * t + i))) / h**1.5
+    out *= np.minimum(1.0, t / 0.3) * np.minimum(1.0, (t[-1] - t) / 0.3)
+    return (0.9 * out / np.abs(out).max()).astype(np.float32)
+
+
+def speech() -> np.ndarray | None:
+    """alsa-utils' spoken channel names (48 kHz), resampled to 44.1 kHz and joined, peak 1."""
+    import soundfile as sf
+    from scipy.signal import resample_poly
+
+    paths = [SPEECH / name for name in SPEECH_FILES]
+    if not all(p.is_file() for p in paths):
+        return None
+    parts = []
+    for path in paths:
+        audio, rate = sf.read(str(path), dtype="float64", always_2d=True)
+        parts.append(resample_poly(audio.mean(axis=1), SR, rate))
+    clip = np.concatenate(parts)
+    return (clip / np.abs(clip).max()).astype(np.float32)
+
+
+def materials() -> dict[str, np.ndarray]:
+    """Drums, a sustained pad and speech at 44.1 kHz (those whose sources are installed)."""
+    found = {"drums": drums(), "pad": pad(), "speech": speech()}
+    return {name: audio for name, audio in found.items() if audio is not None}
+
+
+def presets(reference: Path = DEFAULT_REFERENCE) -> dict[str, Preset]:
+    """The shipped presets, and the published checkpoint when it and torch are available."""
+    result = {name: resolve_preset(name) for name in shipped_presets()}
+    files = [reference / "final_wgan_grain.pt", reference / "global_normalization_stats.json"]
+    if all(f.is_file() for f in files):
+        try:
+            from train.import_checkpoint import import_checkpoint
+        except ImportError:
+            return result
+        result["published"] = import_checkpoint(*files)
+    return result
+
+
+# -- fidelity -------------------------------------------------------------------------------
+def ser_db(estimate: np.ndarray, reference: np.ndarray) -> float:
+    """Signal-to-error ratio of ``estimate`` against ``reference`` in dB."""
+    return float(10 * np.log10(np.sum(reference.astype(np.float64) ** 2)
+                               / max(np.sum((estimate.astype(np.float64) - reference) ** 2), 1e-30)))
+
+
+def lsd_db(a: np.ndarray, b: np.ndarray, floor_db: float = LSD_FLOOR_DB) -> float:
+    """Log-spectral distance in dB: per 2048/512 Hann frame, the RMS over bins of the difference of
+    the two power spectra in dB, averaged over frames. Powers are floored ``floor_db`` below the
+    loudest bin of either signal, so inaudible bins do not dominate."""
+    from scipy.signal import stft
+
+    pa, pb = (np.abs(stft(x, nperseg=2048, noverlap=1536)[2]) ** 2 for x in (a, b))
+    floor = max(pa.max(), pb.max()) * 10 ** (floor_db / 10)
+    da, db = (10 * np.log10(np.maximum(p, floor)) for p in (pa, pb))
+    return float(np.mean(np.sqrt(np.mean((da - db) ** 2, axis=0))))
+
+
+def fidelity(audio: np.ndarray, preset: Preset, texture: float, geometry: str = "low-latency") -> dict[str, float]:
+    """How ``geometry`` renders compared with the standard geometry's offline render.
+
+    ``effect_db``: energy of the standard wet-minus-dry difference relative to the dry signal;
+    ``ser_db``: that difference against the geometry's own wet-minus-dry difference; ``lsd_*``:
+    log-spectral distances between geometry output and standard output, dry and standard output,
+    dry and geometry output.
+    """
+    standard = render(audio, SR, preset, texture)
+    other = render(audio, SR, preset, texture, geometry=geometry)
+    diff = standard - audio
+    return {"effect_db": float(10 * np.log10(np.sum(diff.astype(np.float64) ** 2) / np.sum(audio.astype(np.float64) ** 2))),
+            "ser_db": ser_db(other - audio, diff), "lsd_db": lsd_db(other, standard),
+            "lsd_dry_standard_db": lsd_db(audio, standard), "lsd_dry_geometry_db": lsd_db(audio, other)}
+
+
+# -- speed ----------------------------------------------------------------------------------
+def stream_case(preset: Preset, geometry: str, rate: int, seconds: float, texture: float):
+    """A prepared stereo engine and the 64-sample blocks of ``seconds`` of noisy tones at ``rate``."""
+    rng = np.random.default_rng(0)
+    n = int(seconds * rate) // BLOCK * BLOCK
+    t = np.arange(n) / rate
+    audio = np.stack([0.3 * np.sin(2 * np.pi * 220 * t) + 0.1 * rng.standard_normal(n) for _ in range(CHANNELS)])
+    blocks = [np.ascontiguousarray(audio[:, i:i + BLOCK], dtype=np.float32) for i in range(0, n, BLOCK)]
+    engine = CakEngine(preset, geometry=geometry)
+    engine.prepare(rate, BLOCK, CHANNELS)
+    engine.texture = texture
+    for block in blocks[: rate // BLOCK]:  # fill the analysis window and warm caches
+        engine.process(block)
+    return engine, blocks
+
+
+def time_streams(preset: Preset, seconds: float, repeats: int, texture: float) -> dict[str, dict]:
+    """Per-block call times of every (rate, geometry) case, run round-robin, ``repeats`` times."""
+    cases = {(rate, geo): stream_case(preset, geo, rate, seconds, texture) for rate in RATES for geo in GEOMETRIES}
+    times = {key: np.empty((repeats, len(blocks))) for key, (_, blocks) in cases.items()}
+    clock = time.perf_counter_ns
+    for r in range(repeats):
+        for key, (engine, blocks) in cases.items():
+            out = np.empty((CHANNELS, BLOCK), np.float32)
+            row = times[key][r]
+            for i, block in enumerate(blocks):
+                t0 = clock()
+                engine.process(block, out=out)
+                row[i] = clock() - t0
+    result = {}
+    for (rate, geo), t in times.items():
+        seconds_per_repeat = t.sum(axis=1) * 1e-9
+        audio_s = t.shape[1] * BLOCK / rate
+        geometry = make_geometry(geo, preset, rate)
+        frames = t.shape[1] * BLOCK / geometry.hop
+        result[f"{rate} {geo}"] = {
+            "rate": rate, "geometry": geo, "hop": geometry.hop, "latency_samples": geometry.latency_samples,
+            "share_best": float(seconds_per_repeat.min() / audio_s),
+            "share_median": float(np.median(seconds_per_repeat) / audio_s),
+            "us_per_hop": float(seconds_per_repeat.min() / frames * 1e6),
+            "us_per_hop_per_channel": float(seconds_per_repeat.min() / frames / CHANNELS * 1e6),
+            "block_us_p99": float(np.percentile(t, 99) * 1e-3), "block_us": t.ravel() * 1e-3,
+        }
+    return result
+
+
+# -- output ---------------------------------------------------------------------------------
+def print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    line = "  ".join("-" * w for w in widths)
+    print(f"\n{title}\n{line}")
+    for row in [header, *rows]:
+        print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
+        if row is header:
+            print(line)
+
+
+def plot(speed: dict[str, dict], fid: dict[str, dict[str, dict[str, float]]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(17, 4.8))
+    names = list(speed)
+    shares = [100 * speed[n]["share_best"] for n in names]
+    ax1.barh(names, shares, color=["C0" if "standard" in n else "C1" for n in names])
+    ax1.axvline(100 * TARGET_SHARE, color="k", ls="--", label=f"target {100 * TARGET_SHARE:g} %")
+    for i, (v, n) in enumerate(zip(shares, names)):
+        ax1.text(v, i, f" {v:.2f} % ({speed[n]['latency_samples']} samples)", va="center", fontsize=8)
+    ax1.set(xlabel="% of one core (best repeat)", xlim=(0, 100 * TARGET_SHARE * 1.6),
+            title=f"Live stream: stereo, {BLOCK}-sample blocks")
+    ax1.legend(fontsize=8)
+    bins = np.geomspace(0.5, max(np.percentile(s["block_us"], 99.9) for s in speed.values()), 80)
+    for n in names:
+        ax2.hist(speed[n]["block_us"], bins=bins, histtype="step", label=n)
+    ax2.set(xscale="log", xlabel=f"us per process() call ({BLOCK} samples, stereo)", ylabel="calls",
+            title="Cost of one block")
+    ax2.legend(fontsize=8)
+    labels, ser, ratio = [], [], []
+    for preset_name, rows in fid.items():
+        for material, row in rows.items():
+            labels.append(f"{preset_name} / {material}")
+            ser.append(row["ser_db"])
+            ratio.append(row["lsd_db"] / row["lsd_dry_standard_db"])
+    y = np.arange(len(labels))
+    ax3.barh(y - 0.2, ser, height=0.4, label="SER of wet-minus-dry (dB)")
+    ax3.barh(y + 0.2, ratio, height=0.4, label="LSD(low-latency, standard) / LSD(dry, standard)")
+    ax3.set_yticks(y, labels, fontsize=7)
+    ax3.axvline(0, color="k", lw=0.5)
+    ax3.set(title="Low-latency vs standard render", xlabel="dB  |  ratio")
+    ax3.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=10.0, help="stream length per timed repeat (default 10)")
+    parser.add_argument("--repeats", type=int, default=5, help="timed repeats of each stream (default 5)")
+    parser.add_argument("--texture", type=float, default=1.0, help="texture amount (default 1.0)")
+    parser.add_argument("--reference", type=Path, default=DEFAULT_REFERENCE,
+                        help=f"folder with the published checkpoint and stats (default {DEFAULT_REFERENCE})")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"results folder (default {DEFAULT_OUT})")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 2 s streams, one repeat")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.seconds, args.repeats = 2.0, 1
+
+    all_presets = presets(args.reference)
+    speed_preset = all_presets.get("published") or next(iter(all_presets.values()))
+    print(f"{platform.machine()}, Python {platform.python_version()}; stream: {CHANNELS} channels, {BLOCK}-sample "
+          f"blocks, {args.seconds:g} s x {args.repeats} repeat(s), preset '{speed_preset.name}', texture {args.texture:g}")
+    speed = time_streams(speed_preset, args.seconds, args.repeats, args.texture)
+    rows = []
+    for name, s in speed.items():
+        base = speed[f"{s['rate']} standard"]
+        rows.append([name, f"{s['latency_samples']}", f"{1000 * s['latency_samples'] / s['rate']:.2f}", f"{s['hop']}",
+                     f"{s['us_per_hop']:.1f}", f"{s['us_per_hop_per_channel']:.1f}", f"{s['block_us_p99']:.1f}",
+                     f"{100 * s['share_best']:.2f}", f"{100 * s['share_median']:.2f}",
+                     f"{s['share_best'] / base['share_best']:.2f}"])
+    print_table(f"Live stream, one core (target <= {100 * TARGET_SHARE:g} % for the lowest-latency geometry)",
+                ["rate, geometry", "latency", "ms", "hop", "us/hop", "us/hop/ch", f"p99 us/{BLOCK}",
+                 "% core best", "% core median", "x standard"], rows)
+
+    fid = {name: {m: fidelity(audio, p, args.texture) for m, audio in materials().items()}
+           for name, p in all_presets.items()}
+    print_table(f"Low-latency vs standard offline render at c = {args.texture:g} (44.1 kHz; SER: higher is closer; "
+                f"LSD floor {LSD_FLOOR_DB:g} dB)",
+                ["preset / material", "effect dB", "SER dB", "LSD(ll,std)", "LSD(dry,std)", "LSD(dry,ll)"],
+                [[f"{name} / {m}", f"{r['effect_db']:.1f}", f"{r['ser_db']:.2f}", f"{r['lsd_db']:.2f}",
+                  f"{r['lsd_dry_standard_db']:.2f}", f"{r['lsd_dry_geometry_db']:.2f}"]
+                 for name, rows_ in fid.items() for m, r in rows_.items()])
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    plot(speed, fid, args.out / "low_latency.png")
+    summary = {"block": BLOCK, "channels": CHANNELS, "seconds": args.seconds, "repeats": args.repeats,
+               "texture": args.texture,
+               "stream": {k: {kk: vv for kk, vv in v.items() if kk != "block_us"} for k, v in speed.items()},
+               "fidelity": fid}
+    (args.out / "low_latency.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(f"\nwrote {args.out / 'low_latency.png'} and {args.out / 'low_latency.json'}")
+
+
+if __name__ == "__main__":
+    main()
