@@ -5,10 +5,11 @@ from .chain_file import ChainError, load_chain
 from .engine import SAMPLE_LIMIT, TEXTURE_RANGE, CakEngine
 from .geometry import FrameGeometry, standard_geometry
 from .preset import Preset, PresetError, load_preset
-from .render import render, render_file
+from .file_render import render_file
+from .render import render
 from .stages import Cak, PluginStage
 
 __all__ = [
-    "Cak", "CakEngine", "Chain", "ChainError", "PluginStage", "load_chain", "FrameGeometry", "Preset", "PresetError", "SAMPLE_LIMIT", "TEXTURE_RANGE",
-    "load_preset", "render", "render_file", "standard_geometry",
+    "Cak", "CakEngine", "Chain", "ChainError", "FrameGeometry", "PluginStage", "Preset", "PresetError",
+    "SAMPLE_LIMIT", "TEXTURE_RANGE", "load_chain", "load_preset", "render", "render_file", "standard_geometry",
 ]

@@ -55,19 +55,57 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("render", help="process an audio file offline",
-                       description="Process an audio file through CAK. Any format soundfile reads "
-                                   "(WAV, FLAC, OGG, AIFF...), any channel count; the sample rate and, where "
-                                   "the output format allows, the sample format are kept. The output is "
-                                   "aligned with the input sample for sample and has the same length.")
-    p.add_argument("input", type=Path, help="input audio file")
-    p.add_argument("output", type=Path, help="output audio file (format from its extension)")
-    p.add_argument("--preset", "-p", default=None, help=_preset_help())
-    p.add_argument("--texture", "-c", type=_texture, default=0.8, help="texture amount c, 0..2 (default 0.8)")
+    p = sub.add_parser("render", help="process audio files offline, through CAK or a whole chain",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Process an audio file, or every audio file in a folder tree, through CAK "
+                                   "(--preset) or a chain of pedalboard plugins and CAK stages (--chain). Reads "
+                                   "WAV, FLAC, AIFF, OGG and MP3; writes WAV, FLAC, AIFF, OGG or MP3 (from the "
+                                   "output's extension). The output lines up with the input sample for sample "
+                                   "and has the same length (the chain's latency is removed); --tail keeps "
+                                   "reverb and delay tails. Files are streamed in blocks, written under a "
+                                   "temporary name and renamed when complete; the input is never touched.",
+                       epilog="chain file (JSON; TOML with [[stages]] works too):\n"
+                              '  {"format": "cak-chain", "version": 1, "stages": [\n'
+                              '    {"type": "HighpassFilter", "cutoff_frequency_hz": 80},\n'
+                              '    {"type": "cak", "preset": "drums", "texture": 0.8},\n'
+                              '    {"type": "Compressor", "threshold_db": -18, "ratio": 3},\n'
+                              '    {"type": "plugin", "path": "Shimmer.vst3", "parameters": {"mix": 0.3}}]}\n'
+                              "Any pedalboard effect by class name with its parameters; 'plugin' loads a "
+                              "VST3/AU.\n\n"
+                              "folders: cak render IN_DIR OUT_DIR renders every audio file under IN_DIR to the "
+                              "same relative path under OUT_DIR, skipping outputs that exist (unless --force); "
+                              "a bad file is reported by name and the rest go on; the exit status is 1 if any "
+                              "file failed.")
+    p.add_argument("input", type=Path, help="input audio file or folder")
+    p.add_argument("output", type=Path, help="output audio file (format from its extension) or folder")
+    what = p.add_mutually_exclusive_group()
+    what.add_argument("--preset", "-p", default=None, help=_preset_help())
+    what.add_argument("--chain", type=Path, default=None, help="chain file (JSON or TOML) of plugins and CAK stages")
+    knob = p.add_mutually_exclusive_group()
+    knob.add_argument("--texture", "-c", type=_texture, default=None,
+                      help="texture amount c, 0..2, for every CAK stage (default 0.8, or the chain file's)")
+    knob.add_argument("--automation", "-a", type=Path, default=None,
+                      help="texture envelope: a CSV of time,value lines (seconds, c; linear) or a MIDI file "
+                           "whose --cc moves c (held between messages)")
+    p.add_argument("--interpolation", choices=("linear", "hold"), default=None,
+                   help="between automation points (default: linear for CSV, hold for MIDI)")
+    p.add_argument("--cc", type=int, default=1, help="MIDI controller number for --automation FILE.mid (default 1)")
+    p.add_argument("--cc-channel", type=int, default=None, help="MIDI channel 1..16 (default: any)")
+    p.add_argument("--cc-range", type=float, nargs=2, default=(0.0, 1.5), metavar=("LOW", "HIGH"),
+                   help="c at controller 0 and 127 (default 0 1.5, as cak live)")
     p.add_argument("--compat", choices=("transparent", "reference"), default="transparent",
-                   help="'transparent' (default): no clipping, level kept, identity at c=0; 'reference': the "
-                        "published inference math exactly (loud bins clipped, no level matching)")
-    p.add_argument("--force", "-f", action="store_true", help="overwrite the output file if it exists")
+                   help="with --preset: 'transparent' (default): no clipping, level kept, identity at c=0; "
+                        "'reference': the published inference math exactly (loud bins clipped, no level matching)")
+    p.add_argument("--tail", type=float, default=0.0, metavar="SECONDS",
+                   help="keep this much of the chain's tail after the input ends (default 0: same length)")
+    p.add_argument("--samplerate", "-r", type=int, default=None,
+                   help="output sample rate: the input is resampled and the chain runs at this rate")
+    p.add_argument("--bit-depth", type=int, choices=(16, 24, 32), default=None,
+                   help="output sample format: 16 or 24-bit integer, 32 = float (default: the input's)")
+    p.add_argument("--jobs", "-j", type=int, default=1, help="folders: files rendered in parallel (default 1)")
+    p.add_argument("--cluster", default=None, metavar="ADDRESS",
+                   help="folders: run the files on this Dask scheduler (tcp://host:8786) instead of locally")
+    p.add_argument("--force", "-f", action="store_true", help="overwrite outputs that exist")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
     p = sub.add_parser("preset", help="inspect or import presets")
@@ -144,17 +182,58 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _cmd_render(args: argparse.Namespace) -> int:
+def _render_job(args: argparse.Namespace):
+    from .automation import load_automation
+    from .batch import RenderJob
     from .presets import resolve_preset
-    from .render import render_file
 
-    preset = resolve_preset(args.preset)
+    if args.chain is None:
+        resolve_preset(args.preset)
+    automation = None
+    if args.automation is not None:
+        low, high = args.cc_range
+        automation = load_automation(args.automation, args.interpolation, cc=args.cc, channel=args.cc_channel,
+                                     low=low, high=high)
+    return RenderJob(chain_file=None if args.chain is None else str(args.chain), preset=args.preset,
+                     mode=args.compat, texture=args.texture, automation=automation, tail=args.tail,
+                     sample_rate=args.samplerate, bit_depth=args.bit_depth, force=args.force)
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .file_render import render_file
+
+    job = _render_job(args)
+    if args.input.is_dir():
+        return _render_folder(args, job)
     if not args.input.is_file():
-        raise FileNotFoundError(f"{args.input}: no such input file")
-    render_file(args.input, args.output, preset, args.texture, args.compat, force=args.force,
-                show_progress=not args.quiet)
-    print(f"wrote {args.output} (preset '{preset.name}', texture {args.texture}, {args.compat} mode)")
+        raise FileNotFoundError(f"{args.input}: no such input file or folder")
+    chain = job.build_chain()
+    with tqdm(unit="sample", unit_scale=True, desc=args.input.name, disable=args.quiet, leave=False) as bar:
+        report = render_file(args.input, args.output, chain, texture=job.automation or job.texture, tail=job.tail,
+                             sample_rate=job.sample_rate, bit_depth=job.bit_depth, force=job.force,
+                             progress=bar.update, on_length=lambda n: setattr(bar, "total", n))
+    source = f"chain {args.chain}" if args.chain else f"preset '{chain.cak_stages[0].preset.name}'"
+    print(f"wrote {args.output} ({source}, {report.sample_rate} Hz, {report.channels} ch, "
+          f"latency {report.latency_samples} samples removed)")
     return 0
+
+
+def _render_folder(args: argparse.Namespace, job) -> int:
+    from tqdm import tqdm
+
+    from .batch import render_folder
+
+    with tqdm(unit="file", desc="rendering", disable=args.quiet) as bar:
+        report = render_folder(args.input, args.output, job, jobs=args.jobs, cluster=args.cluster,
+                               on_plan=lambda n: setattr(bar, "total", n), on_result=lambda _: bar.update())
+    speed = report.audio_seconds / report.seconds if report.seconds else 0.0
+    print(f"rendered {len(report.rendered)} file(s) in {report.seconds:.1f} s ({speed:.0f}x real time), "
+          f"skipped {len(report.skipped)} existing, {len(report.failed)} failed")
+    for result in report.failed:
+        print(f"cak: failed: {result.error}", file=sys.stderr)
+    return 1 if report.failed else 0
 
 
 def _cmd_preset_show(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""Offline rendering through the streaming engine: arrays and files.
+"""Offline rendering of arrays through the streaming engine (files: :mod:`cak_dsp.file_render`).
 
 ``render`` feeds the whole signal through the same jitted code the live host runs, then
 flushes the engine and removes its latency, so the result lines up with the input sample for
@@ -6,9 +6,7 @@ sample and has the same length.
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 
@@ -63,50 +61,3 @@ def render(audio: np.ndarray, sample_rate: int, preset: Preset, texture: float |
     out[:, n:] = tail[:, :latency]
     result = out[:, latency:]
     return result[0] if mono else result
-
-
-def render_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], preset: Preset,
-                texture: float = 0.5, mode: str = "transparent", force: bool = False,
-                show_progress: bool = True) -> None:
-    """Render an audio file to another, keeping sample rate, channels and (where possible) format.
-
-    Refuses to overwrite ``dst`` unless ``force``; never writes to ``src``; the output appears
-    under its final name only once it is complete.
-    """
-    import soundfile as sf
-    from tqdm import tqdm
-
-    from .atomic import atomic_path
-
-    src, dst = Path(src), Path(dst)
-    if dst.resolve() == src.resolve():
-        raise FileExistsError(f"{dst}: output would overwrite the input; choose another output path")
-    if dst.exists() and not force:
-        raise FileExistsError(f"{dst}: already exists; pass --force to overwrite it")
-    if not dst.parent.is_dir():
-        raise FileNotFoundError(f"{dst.parent}: output folder does not exist")
-    out_format = _format_for(dst)
-    try:
-        info = sf.info(str(src))
-        audio, sample_rate = sf.read(str(src), dtype="float32", always_2d=True)
-    except sf.LibsndfileError as exc:
-        raise ValueError(f"{src}: cannot read audio ({exc})") from None
-    subtype = info.subtype if sf.check_format(out_format, info.subtype) else None
-    with tqdm(total=audio.shape[0], unit="sample", unit_scale=True, desc=src.name,
-              disable=not show_progress, leave=False) as bar:
-        wet = render(audio.T, sample_rate, preset, texture, mode, progress=bar.update)
-    with atomic_path(dst) as tmp:
-        sf.write(str(tmp), wet.T, sample_rate, subtype=subtype, format=out_format)
-
-
-def _format_for(path: Path) -> str:
-    import soundfile as sf
-
-    ext = path.suffix.lstrip(".").upper()
-    formats = sf.available_formats()
-    aliases = {"AIF": "AIFF", "OGA": "OGG"}
-    fmt = aliases.get(ext, ext)
-    if fmt not in formats:
-        raise ValueError(f"{path}: unknown output format '.{path.suffix.lstrip('.')}'; "
-                         f"use one of: {', '.join(sorted(f.lower() for f in formats))}")
-    return fmt

@@ -1,0 +1,197 @@
+"""Batch rendering: every audio file in a folder tree, in parallel, locally or on a Dask cluster.
+
+::
+
+    job = RenderJob(chain_file="studio.json")
+    report = render_folder("in/", "out/", job, jobs=2)               # local processes
+    report = render_folder("in/", "out/", job, cluster="tcp://scheduler:8786")   # Dask
+
+Each file is one task, ``render_one(job, src, dst)``: it builds the chain once per worker
+(and thread), renders the file atomically, and returns a :class:`FileResult`; it never raises,
+so one bad file never stops the batch and its error names it. Outputs keep their relative
+paths and formats; files whose output exists are skipped unless ``job.force``. Dask is only
+imported when a cluster address is given (``pip install 'cak[cluster]'``); its workers need
+cak installed, as any Dask worker needs the code it runs.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+from .automation import Automation
+from .chain import Chain
+from .file_render import READ_FORMATS, render_file
+from .stages import Cak
+
+_OUTPUT_SUFFIX = {".aif": ".aiff"}
+_local = threading.local()
+
+
+@dataclass(frozen=True)
+class RenderJob:
+    """How to render each file: a chain file, or one preset (``mode``), plus the render options."""
+
+    chain_file: str | None = None
+    preset: str | None = None
+    mode: str = "transparent"
+    texture: float | None = None
+    automation: Automation | None = None
+    tail: float = 0.0
+    sample_rate: int | None = None
+    bit_depth: int | None = None
+    force: bool = False
+
+    def build_chain(self) -> Chain:
+        """The chain this job runs (chain file, or a single CAK stage)."""
+        if self.chain_file is not None:
+            from .chain_file import load_chain
+
+            return load_chain(self.chain_file)
+        return Chain([Cak(self.preset or "drums", texture=0.8 if self.texture is None else self.texture,
+                          mode=self.mode)])
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """One file's outcome: ``error`` is None on success, else one line naming the file."""
+
+    source: str
+    destination: str
+    error: str | None
+    samples: int = 0
+    sample_rate: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class BatchReport:
+    """What a batch did: rendered and failed results, skipped outputs, wall time."""
+
+    rendered: list[FileResult] = field(default_factory=list)
+    failed: list[FileResult] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def audio_seconds(self) -> float:
+        return sum(r.samples / r.sample_rate for r in self.rendered if r.sample_rate)
+
+
+def render_one(job: RenderJob, src: str, dst: str) -> FileResult:
+    """Render one file for a batch; never raises (the error comes back in the result)."""
+    start = time.perf_counter()
+    try:
+        chain = _chain_for(job)
+        Path(dst).parent.mkdir(parents=True, exist_ok=True)
+        texture = job.automation if job.automation is not None else job.texture
+        report = render_file(src, dst, chain, texture=texture, tail=job.tail, sample_rate=job.sample_rate,
+                             bit_depth=job.bit_depth, force=job.force)
+    except Exception as exc:  # noqa: BLE001 - one bad file must never stop the batch
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if src not in message:
+            message = f"{src}: {message}"
+        return FileResult(src, dst, message, seconds=time.perf_counter() - start)
+    return FileResult(src, dst, None, report.samples, report.sample_rate, time.perf_counter() - start)
+
+
+def _chain_for(job: RenderJob) -> Chain:
+    """One chain per job description per thread (plugins are stateful, chains are not shared)."""
+    cache = getattr(_local, "chains", None)
+    if cache is None:
+        cache = _local.chains = {}
+    key = (job.chain_file, job.preset, job.mode)
+    if key not in cache:
+        cache[key] = job.build_chain()
+    return cache[key]
+
+
+def plan(src_dir: str | os.PathLike[str], dst_dir: str | os.PathLike[str]) -> list[tuple[Path, Path]]:
+    """Every audio file under ``src_dir`` paired with its output path under ``dst_dir``."""
+    src_dir, dst_dir = Path(src_dir), Path(dst_dir)
+    if not src_dir.is_dir():
+        raise FileNotFoundError(f"{src_dir}: no such input folder")
+    if dst_dir.resolve() == src_dir.resolve():
+        raise FileExistsError(f"{dst_dir}: output folder is the input folder; choose another")
+    out_root = dst_dir.resolve()
+    pairs = []
+    for src in sorted(src_dir.rglob("*")):
+        if not src.is_file() or src.suffix.lower() not in READ_FORMATS or src.name.startswith("."):
+            continue
+        if out_root in src.resolve().parents:
+            continue
+        rel = src.relative_to(src_dir)
+        pairs.append((src, dst_dir / rel.with_suffix(_OUTPUT_SUFFIX.get(rel.suffix.lower(), rel.suffix))))
+    return pairs
+
+
+def render_folder(src_dir: str | os.PathLike[str], dst_dir: str | os.PathLike[str], job: RenderJob,
+                  jobs: int = 1, cluster: str | None = None,
+                  on_result: Callable[[FileResult], None] | None = None,
+                  on_plan: Callable[[int], None] | None = None) -> BatchReport:
+    """Render every audio file under ``src_dir`` into ``dst_dir`` (same relative paths).
+
+    ``jobs`` local processes, or the Dask cluster at ``cluster``. ``on_plan`` hears how many
+    files will be rendered, ``on_result`` each result as it arrives (for a progress bar).
+    """
+    if jobs < 1:
+        raise ValueError(f"--jobs must be at least 1, got {jobs}")
+    start = time.perf_counter()
+    report = BatchReport()
+    todo = []
+    for src, dst in plan(src_dir, dst_dir):
+        if dst.exists() and not job.force:
+            report.skipped.append(str(dst))
+        else:
+            todo.append((str(src), str(dst)))
+    if on_plan is not None:
+        on_plan(len(todo))
+    if todo:
+        Path(dst_dir).mkdir(parents=True, exist_ok=True)
+    for result in _run(job, todo, jobs, cluster):
+        (report.failed if result.error else report.rendered).append(result)
+        if on_result is not None:
+            on_result(result)
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def _run(job: RenderJob, todo: list[tuple[str, str]], jobs: int, cluster: str | None):
+    if cluster is not None:
+        yield from _run_on_dask(job, todo, cluster)
+    elif jobs == 1 or len(todo) <= 1:
+        for src, dst in todo:
+            yield render_one(job, src, dst)
+    else:
+        with ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=get_context("spawn")) as pool:
+            futures = [pool.submit(render_one, job, src, dst) for src, dst in todo]
+            try:
+                for future in as_completed(futures):
+                    yield future.result()
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+
+
+def _run_on_dask(job: RenderJob, todo: list[tuple[str, str]], address: str):
+    try:
+        from distributed import Client, as_completed as dask_completed
+    except ImportError:
+        raise OSError("--cluster needs Dask; install it with: pip install 'cak[cluster]'") from None
+    try:
+        client = Client(address, timeout="10s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise OSError(f"cannot reach the Dask scheduler at {address} ({exc})") from None
+    with client:
+        futures = client.map(render_one, [job] * len(todo), [s for s, _ in todo], [d for _, d in todo], pure=False)
+        try:
+            for future in dask_completed(futures):
+                yield future.result()
+        except BaseException:
+            client.cancel(futures)
+            raise
