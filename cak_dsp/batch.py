@@ -168,7 +168,7 @@ def _run(job: RenderJob, todo: list[tuple[str, str]], jobs: int, cluster: str | 
         for src, dst in todo:
             yield render_one(job, src, dst)
     else:
-        with ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=get_context("spawn")) as pool:
+        with ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=_worker_context()) as pool:
             futures = [pool.submit(render_one, job, src, dst) for src, dst in todo]
             try:
                 for future in as_completed(futures):
@@ -176,6 +176,13 @@ def _run(job: RenderJob, todo: list[tuple[str, str]], jobs: int, cluster: str | 
             except BaseException:
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
+
+
+def _worker_context():
+    """Fork workers from a server that has imported cak once (no fork of a threaded parent)."""
+    context = get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    return context
 
 
 def _run_on_dask(job: RenderJob, todo: list[tuple[str, str]], address: str):
