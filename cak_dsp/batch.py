@@ -40,6 +40,7 @@ class RenderJob:
     chain_file: str | None = None
     preset: str | None = None
     mode: str = "transparent"
+    geometry: str = "standard"
     texture: float | None = None
     automation: Automation | None = None
     tail: float = 0.0
@@ -54,7 +55,7 @@ class RenderJob:
 
             return load_chain(self.chain_file)
         return Chain([Cak(self.preset or "drums", texture=0.8 if self.texture is None else self.texture,
-                          mode=self.mode)])
+                          mode=self.mode, geometry=self.geometry)])
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,7 @@ def _chain_for(job: RenderJob) -> Chain:
     cache = getattr(_local, "chains", None)
     if cache is None:
         cache = _local.chains = {}
-    key = (job.chain_file, job.preset, job.mode)
+    key = (job.chain_file, job.preset, job.mode, job.geometry)
     if key not in cache:
         cache[key] = job.build_chain()
     return cache[key]

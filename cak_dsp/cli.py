@@ -96,6 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compat", choices=("transparent", "reference"), default="transparent",
                    help="with --preset: 'transparent' (default): no clipping, level kept, identity at c=0; "
                         "'reference': the published inference math exactly (loud bins clipped, no level matching)")
+    p.add_argument("--geometry", choices=("standard", "low-latency"), default="standard",
+                   help="with --preset: frame geometry: 'standard' (default: the published frames, 58 ms at 44.1 kHz) or "
+                        "'low-latency' (same bins, asymmetric windows: 14.5 ms, 2.9 ms for a causal preset; "
+                        "the lowest latency the preset allows). 'cak preset show' lists both")
     p.add_argument("--tail", type=float, default=0.0, metavar="SECONDS",
                    help="keep this much of the chain's tail after the input ends (default 0: same length)")
     p.add_argument("--samplerate", "-r", type=int, default=None,
@@ -195,7 +199,8 @@ def _render_job(args: argparse.Namespace):
         automation = load_automation(args.automation, args.interpolation, cc=args.cc, channel=args.cc_channel,
                                      low=low, high=high)
     return RenderJob(chain_file=None if args.chain is None else str(args.chain), preset=args.preset,
-                     mode=args.compat, texture=args.texture, automation=automation, tail=args.tail,
+                     mode=args.compat, geometry=args.geometry, texture=args.texture, automation=automation,
+                     tail=args.tail,
                      sample_rate=args.samplerate, bit_depth=args.bit_depth, force=args.force)
 
 
@@ -237,7 +242,7 @@ def _render_folder(args: argparse.Namespace, job) -> int:
 
 
 def _cmd_preset_show(args: argparse.Namespace) -> int:
-    from .geometry import standard_geometry
+    from .geometry import GEOMETRIES, make_geometry
     from .presets import resolve_preset
 
     preset = resolve_preset(args.preset)
@@ -253,11 +258,13 @@ def _cmd_preset_show(args: argparse.Namespace) -> int:
     print(f"normalization: alpha {preset.alpha}  low {preset.global_low:.6g}  high {preset.global_high:.6g}  "
           f"gamma {preset.gamma}")
     print(f"grid:         {preset.sample_rate} Hz, n_fft {preset.n_fft}, hop {preset.hop}, {preset.window} window")
-    print("latency:")
-    for rate in args.sample_rate or COMMON_RATES:
-        geo = standard_geometry(preset, rate)
-        print(f"  {rate:>6} Hz: {geo.latency_samples:>5} samples = {1000 * geo.latency_samples / rate:6.2f} ms "
-              f"(n_fft {geo.n_fft}, hop {geo.hop}, look-ahead {geo.lookahead})")
+    print("latency (--geometry):")
+    for name in GEOMETRIES:
+        for rate in args.sample_rate or COMMON_RATES:
+            geo = make_geometry(name, preset, rate)
+            print(f"  {name:<11} {rate:>6} Hz: {geo.latency_samples:>5} samples = "
+                  f"{1000 * geo.latency_samples / rate:6.2f} ms (n_fft {geo.n_fft}, hop {geo.hop}, "
+                  f"look-ahead {geo.lookahead * geo.hop} samples)")
     return 0
 
 

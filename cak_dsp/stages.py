@@ -34,10 +34,12 @@ class Cak:
     """The CAK effect: a pedalboard-style callable and a streaming chain stage.
 
     ``preset`` is a :class:`Preset`, a preset file or a shipped preset name; ``texture`` is the
-    amount ``c`` (0 is the identity); ``mode`` is ``"transparent"`` or ``"reference"``.
+    amount ``c`` (0 is the identity); ``mode`` is ``"transparent"`` or ``"reference"``;
+    ``geometry`` is ``"standard"`` or ``"low-latency"`` (see :mod:`cak_dsp.geometry`).
     """
 
-    def __init__(self, preset: Preset | str = "drums", texture: float = 0.8, mode: str = "transparent") -> None:
+    def __init__(self, preset: Preset | str = "drums", texture: float = 0.8, mode: str = "transparent",
+                 geometry: str = "standard") -> None:
         if not isinstance(preset, Preset):
             from .presets import resolve_preset
 
@@ -47,7 +49,8 @@ class Cak:
             raise ValueError(f"texture must be between {lo} and {hi}, got {texture}")
         self.preset = preset
         self.mode = mode
-        self.engine = CakEngine(preset, mode=mode)
+        self.geometry = geometry
+        self.engine = CakEngine(preset, mode=mode, geometry=geometry)
         self.engine.texture = float(texture)
 
     def __repr__(self) -> str:
@@ -57,7 +60,7 @@ class Cak:
         """Render ``audio`` (channels, samples) offline; float32, aligned, same length."""
         from .render import render
 
-        return render(audio, int(sample_rate), self.preset, self.texture, self.mode)
+        return render(audio, int(sample_rate), self.preset, self.texture, self.mode, geometry=self.geometry)
 
     @property
     def texture(self) -> float:
