@@ -1,0 +1,150 @@
+"""File rendering speed: chain render real-time factor and folder (batch) throughput.
+
+Measures, in one process (the batch cases start worker processes):
+
+* ``render_file`` of a 10-minute stereo WAV through CAK alone and through a chain with
+  pedalboard stages (HighpassFilter, CAK, Compressor, Reverb), file to file, beside the original
+  project's GUI path on the same file (soundfile read, ``engine_speed.GuiPath`` per channel,
+  soundfile write), as seconds, times real time and speed-up over the GUI path;
+* ``render_folder`` of a folder of 15 s stereo files at ``--jobs 1`` and ``--jobs 2``: files per
+  second and times real time (worker start-up included, as a user sees it).
+
+Cases run round-robin over the repeats so machine noise hits them alike. Prints the tables and
+writes ``render_speed.png`` and ``render_speed.json`` to the results folder. Needs torch and
+librosa (``train`` and ``test`` extras) for the GUI path and the published checkpoint (see
+``engine_speed.py``). Run ``python benchmarks/render_speed.py --help``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from engine_speed import (DEFAULT_OUT, DEFAULT_REFERENCE, GUI_NAME, SR, GuiPath, load_reference,  # noqa: E402
+                          make_signal, print_table, time_interleaved)
+
+from cak_dsp import Cak, Chain, render_file  # noqa: E402
+from cak_dsp.batch import RenderJob, render_folder  # noqa: E402
+
+CAK_ONLY = "cak render (CAK only)"
+WITH_PLUGINS = "cak render (HPF, CAK, Compressor, Reverb)"
+
+
+def chain_cases(preset, texture: float) -> dict[str, Chain]:
+    from pedalboard import Compressor, HighpassFilter, Reverb
+
+    return {CAK_ONLY: Chain([Cak(preset, texture)]),
+            WITH_PLUGINS: Chain([HighpassFilter(60), Cak(preset, texture), Compressor(-18, 3), Reverb(0.4, wet_level=0.2)])}
+
+
+def gui_file(gui: GuiPath, src: Path, dst: Path) -> None:
+    audio, _ = sf.read(str(src), dtype="float32", always_2d=True)
+    sf.write(str(dst), gui.process_channels(audio.T).T, SR, subtype="FLOAT")
+
+
+def time_files(work: Path, preset, gui: GuiPath, texture: float, seconds: float, repeats: int) -> dict[str, list[float]]:
+    src = work / "long.wav"
+    sf.write(str(src), make_signal(seconds).T, SR, subtype="FLOAT")
+    chains = chain_cases(preset, texture)
+    cases = {name: (lambda c=chain, name=name: render_file(src, work / f"{len(name)}.wav", c, force=True))
+             for name, chain in chains.items()}
+    cases[GUI_NAME] = lambda: gui_file(gui, src, work / "gui.wav")
+    return time_interleaved(cases, repeats)
+
+
+def time_batch(work: Path, preset_file: Path, texture: float, files: int, repeats: int) -> dict[str, list[float]]:
+    folder = work / "library"
+    folder.mkdir()
+    for i in range(files):
+        sf.write(str(folder / f"take{i:03d}.wav"), make_signal(15.0, seed=i).T, SR, subtype="PCM_24")
+    job = RenderJob(preset=str(preset_file), texture=texture, force=True)
+    cases = {f"--jobs {jobs}": (lambda jobs=jobs: render_folder(folder, work / f"out{jobs}", job, jobs=jobs))
+             for jobs in (1, 2)}
+    return time_interleaved(cases, repeats)
+
+
+def plot(files: dict[str, dict], batch: dict[str, dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
+    names = list(files)
+    a.barh(names, [files[n]["rt"] for n in names], color=["C0", "C1", "C7"][:len(names)])
+    a.set_xscale("log")
+    a.set_xlabel("x real time (10-minute stereo file, file to file)")
+    a.set_title("Chain render")
+    for i, n in enumerate(names):
+        a.text(files[n]["rt"], i, f" {files[n]['rt']:.0f}x", va="center")
+    jobs = list(batch)
+    b.bar(jobs, [batch[j]["files_per_s"] for j in jobs], color="C2")
+    b.set_ylabel("files per second (15 s stereo)")
+    b.set_title("Folder render")
+    for i, j in enumerate(jobs):
+        b.text(i, batch[j]["files_per_s"], f"{batch[j]['rt']:.0f}x RT", ha="center", va="bottom")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=600.0, help="length of the stereo file (default 600)")
+    parser.add_argument("--files", type=int, default=24, help="15 s files in the batch folder (default 24)")
+    parser.add_argument("--texture", type=float, default=0.8, help="texture amount (default 0.8)")
+    parser.add_argument("--repeats", type=int, default=2, help="timed repeats of each case (default 2)")
+    parser.add_argument("--reference", type=Path, default=DEFAULT_REFERENCE,
+                        help=f"folder with the published checkpoint and stats (default {DEFAULT_REFERENCE})")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"results folder (default {DEFAULT_OUT})")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 60 s file, 6 batch files, one repeat")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.seconds, args.files, args.repeats = 60.0, 6, 1
+
+    import torch
+
+    torch.set_num_threads(1)
+    preset = load_reference(args.reference)
+    gui = GuiPath(preset, args.texture)
+    print(f"{platform.machine()}, Python {platform.python_version()}; {args.seconds:g} s stereo file, "
+          f"{args.files} x 15 s batch, texture {args.texture:g}, {args.repeats} repeat(s)")
+    work = Path(tempfile.mkdtemp(prefix="cak-render-speed-"))
+    try:
+        preset.save(work / "published.json")
+        file_times = time_files(work, preset, gui, args.texture, args.seconds, args.repeats)
+        batch_times = time_batch(work, work / "published.json", args.texture, args.files, args.repeats)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    gui_best = min(file_times[GUI_NAME])
+    files = {name: {"best_s": min(t), "rt": args.seconds / min(t), "speedup": gui_best / min(t)}
+             for name, t in file_times.items()}
+    batch_audio = 15.0 * args.files
+    batch = {name: {"best_s": min(t), "files_per_s": args.files / min(t), "rt": batch_audio / min(t)}
+             for name, t in batch_times.items()}
+    print_table(f"Chain render: {args.seconds:g} s stereo WAV, file to file",
+                ["path", "best s", "x real time", "x faster than GUI path"],
+                [[n, f"{f['best_s']:.2f}", f"{f['rt']:.0f}", f"{f['speedup']:.1f}"] for n, f in files.items()])
+    one = batch["--jobs 1"]["best_s"]
+    print_table(f"Folder render: {args.files} x 15 s stereo, 24-bit WAV (worker start-up included)",
+                ["jobs", "best s", "files / s", "x real time", "speed-up over --jobs 1"],
+                [[n, f"{b['best_s']:.2f}", f"{b['files_per_s']:.2f}", f"{b['rt']:.0f}", f"{one / b['best_s']:.2f}"]
+                 for n, b in batch.items()])
+    args.out.mkdir(parents=True, exist_ok=True)
+    plot(files, batch, args.out / "render_speed.png")
+    (args.out / "render_speed.json").write_text(json.dumps({"files": files, "batch": batch, "seconds": args.seconds,
+                                                            "batch_files": args.files}, indent=2))
+    print(f"wrote {args.out / 'render_speed.png'} and {args.out / 'render_speed.json'}")
+
+
+if __name__ == "__main__":
+    main()
