@@ -14,7 +14,8 @@
     }
 
 A stage's ``type`` is ``cak`` (``preset``: a shipped name or a JSON path; ``texture``: the
-starting ``c``, which the knob then moves; ``mode``), ``plugin`` (a VST3 or Audio Unit
+starting ``c``, which the knob then moves; ``mode``; ``geometry``: ``standard`` or
+``low-latency``), ``plugin`` (a VST3 or Audio Unit
 loaded with ``pedalboard.load_plugin``; ``path``, optional ``plugin_name`` for shells and
 ``parameters`` by the names the plugin reports), or the class name of any pedalboard
 built-in with its parameters as fields. Relative paths are relative to the chain file.
@@ -27,6 +28,7 @@ import os
 from pathlib import Path
 
 from .chain import Chain
+from .geometry import GEOMETRIES
 from .normalization import MODES
 from .preset import PresetError
 from .stages import Cak
@@ -86,7 +88,7 @@ def _stage(spec: dict, base_dir: Path, where: str):
 
 
 def _cak_stage(fields: dict, base_dir: Path, where: str) -> Cak:
-    _check_fields(fields, {"preset", "texture", "mode"}, where)
+    _check_fields(fields, {"preset", "texture", "mode", "geometry"}, where)
     preset = fields.get("preset", "drums")
     if not isinstance(preset, str):
         raise ChainError(f"{where}: field 'preset' must be a shipped preset name or a path, got {preset!r}")
@@ -95,11 +97,14 @@ def _cak_stage(fields: dict, base_dir: Path, where: str) -> Cak:
     mode = fields.get("mode", "transparent")
     if mode not in MODES:
         raise ChainError(f"{where}: field 'mode' must be one of {', '.join(MODES)}, got {mode!r}")
+    geometry = fields.get("geometry", "standard")
+    if geometry not in GEOMETRIES:
+        raise ChainError(f"{where}: field 'geometry' must be one of {', '.join(GEOMETRIES)}, got {geometry!r}")
     texture = fields.get("texture", 0.8)
     if isinstance(texture, bool) or not isinstance(texture, (int, float)):
         raise ChainError(f"{where}: field 'texture' must be a number, got {texture!r}")
     try:
-        return Cak(preset, texture=float(texture), mode=mode)
+        return Cak(preset, texture=float(texture), mode=mode, geometry=geometry)
     except (PresetError, ValueError) as exc:
         raise ChainError(f"{where}: {exc}") from None
 

@@ -129,6 +129,7 @@ def test_chain_file_builds_the_same_chain(tmp_path, synthetic_preset: Preset) ->
     ([{"type": "cak", "preset": "no-such-preset"}], "stage 1: no-such-preset: no such preset"),
     ([{"type": "cak", "texture": 7}], "stage 1: texture must be between"),
     ([{"type": "cak", "mode": "loud"}], "stage 1: field 'mode' must be one of"),
+    ([{"type": "cak", "geometry": "tiny"}], "stage 1: field 'geometry' must be one of"),
     ([{"type": "plugin", "path": "missing.vst3"}], "stage 1: plugin file .*missing.vst3 does not exist"),
     ([{"type": "Convolution", "impulse_response_filename": "missing.wav"}], "stage 1: Convolution: "),
     ([], "field 'stages' must be a non-empty list"),
@@ -138,6 +139,20 @@ def test_bad_chain_files_name_the_stage_and_field(tmp_path, stages: list, messag
     path.write_text(json.dumps({"format": "cak-chain", "version": 1, "stages": stages}))
     with pytest.raises(ChainError, match=f"^{path}: .*{message}"):
         load_chain(path)
+
+
+def test_chain_file_geometry(tmp_path, synthetic_preset: Preset) -> None:
+    synthetic_preset.save(tmp_path / "kernel.json")
+    path = tmp_path / "chain.json"
+    path.write_text(json.dumps({"format": "cak-chain", "version": 1, "stages": [
+        {"type": "cak", "preset": "kernel.json", "texture": 0.5, "geometry": "low-latency"}, {"type": "Gain", "gain_db": 0}]}))
+    chain = load_chain(path)
+    chain.prepare(RATE, 64, 2)
+    standard = Chain([Cak(synthetic_preset, 0.5)])
+    standard.prepare(RATE, 64, 2)
+    assert chain.latency_samples < standard.latency_samples
+    audio = _signal(2, 1.0)
+    assert np.array_equal(chain(audio, RATE), render(audio, RATE, synthetic_preset, 0.5, geometry="low-latency"))
 
 
 def test_unreadable_chain_files(tmp_path) -> None:
