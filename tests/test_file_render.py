@@ -162,3 +162,24 @@ def test_interrupted_render_leaves_nothing(tmp_path: Path, synthetic_preset: Pre
         render_file(src, dst, Chain([Cak(synthetic_preset, 0.8)]), force=True, progress=interrupt)
     assert src.read_bytes() == before and dst.read_bytes() == b"an older render"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.wav", "out.wav"]
+
+
+def test_long_files_are_streamed_not_loaded(tmp_path: Path, synthetic_preset: Preset) -> None:
+    """A 3-minute stereo file (63 MB as float32) renders with a few MB of Python-side memory."""
+    import tracemalloc
+
+    src = tmp_path / "long.wav"
+    rng = np.random.default_rng(5)
+    with sf.SoundFile(str(src), "w", RATE, 2, subtype="PCM_16") as f:
+        for _ in range(180):
+            f.write((0.1 * rng.standard_normal((RATE, 2))).astype(np.float32))
+    chain = Chain([HighpassFilter(80), Cak(synthetic_preset, 0.8)])
+    chain.prepare(RATE, 1 << 15, 2)
+    tracemalloc.start()
+    try:
+        render_file(src, tmp_path / "out.flac", chain)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert sf.info(str(tmp_path / "out.flac")).frames == 180 * RATE
+    assert peak < 16e6
