@@ -38,15 +38,15 @@ def find_device(spec: int | str | None, kind: str) -> int:
     return int(info["index"])
 
 
-def check_settings(input_device: int, output_device: int, channels: int, samplerate: int) -> None:
-    """Raise :class:`LiveError` if the devices cannot run ``channels`` at ``samplerate``."""
+def check_settings(input_device: int, output_device: int, inputs: int, outputs: int, samplerate: int) -> None:
+    """Raise :class:`LiveError` if the devices cannot open ``inputs`` and ``outputs`` channels at ``samplerate``."""
     sd = sounddevice()
-    for kind, device, check in (("input", input_device, sd.check_input_settings),
-                                ("output", output_device, sd.check_output_settings)):
+    for kind, device, channels, check in (("input", input_device, inputs, sd.check_input_settings),
+                                          ("output", output_device, outputs, sd.check_output_settings)):
         info = sd.query_devices(device)
         available = int(info[f"max_{kind}_channels"])
         if channels > available:
-            raise LiveError(f"{kind} device '{info['name']}' has {available} channel(s), {channels} requested")
+            raise LiveError(f"{kind} device '{info['name']}' has {available} channel(s), {channels} needed")
         try:
             check(device=device, channels=channels, samplerate=samplerate, dtype="float32")
         except sd.PortAudioError as exc:

@@ -1,9 +1,12 @@
-"""The post-engine stage of the callback: latency-compensated dry/wet mix, output gain, meters.
+"""The post-engine stage of the callback: latency-compensated dry/wet mix, output gain, bypass, meters.
 
-The dry signal is delayed by exactly the engine latency, so ``mix`` blends two aligned signals
-and never combs. Mix and gain glide from their last value to the new target over one block
-(a linear ramp), so a MIDI fader does not click. Everything runs in one jitted pass over the
-block with preallocated state, so the audio callback allocates nothing here.
+The dry signal is delayed by exactly the processor's latency, so ``mix`` blends two aligned
+signals and never combs. Mix and gain glide from their last value to the new target over one
+block (a linear ramp), so a MIDI fader does not click. Bypass fades, over ``bypass_ms``
+(default 20 ms, linear), to the same delay-compensated dry signal at unity gain: the output
+never jumps and the latency does not change when the effect is switched out or back in.
+Everything runs in one jitted pass over the block with preallocated state, so the audio
+callback allocates nothing here.
 """
 from __future__ import annotations
 
@@ -12,8 +15,8 @@ from numba import njit
 
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
 
-# slots of the float64 ``gains`` array: current (last applied) and target values
-MIX, GAIN, MIX_TARGET, GAIN_TARGET = range(4)
+# slots of the float64 ``gains`` array: current (last applied) and target values, bypass ramp step
+MIX, GAIN, MIX_TARGET, GAIN_TARGET, BYPASS, BYPASS_TARGET, BYPASS_STEP = range(7)
 
 
 @njit(**_JIT)
@@ -24,12 +27,15 @@ def _mix_block(dry, wet, delay, pos, gains, in_peak, out_peak):
     """
     channels, n = wet.shape
     size = delay.shape[1]
-    mix0, gain0 = gains[MIX], gains[GAIN]
+    mix0, gain0, bypass0 = gains[MIX], gains[GAIN], gains[BYPASS]
     dmix = (gains[MIX_TARGET] - mix0) / n
     dgain = (gains[GAIN_TARGET] - gain0) / n
+    bypass_target, step = gains[BYPASS_TARGET], gains[BYPASS_STEP]
     start = pos[0]
+    bypass = bypass0
     for ch in range(channels):
         p = start
+        bypass = bypass0
         ip, op = in_peak[ch], out_peak[ch]
         for i in range(n):
             x = dry[ch, i]
@@ -39,30 +45,36 @@ def _mix_block(dry, wet, delay, pos, gains, in_peak, out_peak):
             p += 1
             if p == size:
                 p = 0
+            bypass = min(bypass + step, bypass_target) if bypass < bypass_target else max(bypass - step, bypass_target)
             m = mix0 + dmix * (i + 1)
             y = (m * wet[ch, i] + (1.0 - m) * delayed) * (gain0 + dgain * (i + 1))
+            y = (1.0 - bypass) * y + bypass * delayed
             wet[ch, i] = y
             op = max(op, abs(y))
         in_peak[ch], out_peak[ch] = ip, op
     pos[0] = (start + n) % size
     gains[MIX] = gains[MIX_TARGET]
     gains[GAIN] = gains[GAIN_TARGET]
+    gains[BYPASS] = bypass
 
 
 class DryWetMixer:
-    """Delay-compensated dry/wet mix and output gain for ``channels`` channels.
+    """Delay-compensated dry/wet mix, output gain and bypass for ``channels`` channels.
 
-    ``mixer.process(dry, wet)`` overwrites ``wet`` with ``gain * (mix * wet + (1 - mix) * dry[n - delay])``.
-    ``mix`` and ``gain`` may be set from any thread (one float64 slot each, no lock).
+    ``mixer.process(dry, wet)`` overwrites ``wet`` with
+    ``(1 - b) * gain * (mix * wet + (1 - mix) * d) + b * d``, where ``d`` is ``dry`` delayed by
+    ``delay`` samples and ``b`` ramps between 0 and 1 as bypass is switched. ``mix``, ``gain``
+    and ``bypass`` may be set from any thread (one float64 slot each, no lock).
     """
 
-    def __init__(self, channels: int, delay: int, mix: float = 1.0, gain: float = 1.0) -> None:
+    def __init__(self, channels: int, delay: int, mix: float = 1.0, gain: float = 1.0,
+                 bypass_samples: int = 960) -> None:
         if delay < 1:
-            raise ValueError("the dry path needs a delay of at least one sample (the engine latency)")
+            raise ValueError("the dry path needs a delay of at least one sample (the processor latency)")
         self.delay_samples = int(delay)
         self._delay = np.zeros((channels, self.delay_samples), np.float32)
         self._pos = np.zeros(1, np.int64)
-        self._gains = np.array([mix, gain, mix, gain], np.float64)
+        self._gains = np.array([mix, gain, mix, gain, 0.0, 0.0, 1.0 / max(int(bypass_samples), 1)], np.float64)
         self.in_peak = np.zeros(channels, np.float32)
         self.out_peak = np.zeros(channels, np.float32)
         warm = np.zeros((channels, 2), np.float32)
@@ -88,14 +100,29 @@ class DryWetMixer:
     def gain(self, value: float) -> None:
         self._gains[GAIN_TARGET] = max(float(value), 0.0)
 
+    @property
+    def bypass(self) -> bool:
+        """Whether bypass is switched on (the output is fading or has faded to the dry signal)."""
+        return bool(self._gains[BYPASS_TARGET] > 0.5)
+
+    @bypass.setter
+    def bypass(self, value: bool) -> None:
+        self._gains[BYPASS_TARGET] = 1.0 if value else 0.0
+
+    @property
+    def bypass_amount(self) -> float:
+        """Where the bypass ramp is now: 0 = effect, 1 = dry."""
+        return float(self._gains[BYPASS])
+
     def process(self, dry: np.ndarray, wet: np.ndarray) -> None:
         """Overwrite ``wet`` (channels, n) with the mixed, gained output. Allocates nothing."""
         _mix_block(dry, wet, self._delay, self._pos, self._gains, self.in_peak, self.out_peak)
 
     def reset(self) -> None:
-        """Silence the dry delay line and the meters; jump mix and gain to their targets."""
+        """Silence the dry delay line and the meters; jump mix, gain and bypass to their targets."""
         self._delay.fill(0)
         self._pos[0] = 0
-        self._gains[MIX], self._gains[GAIN] = self._gains[MIX_TARGET], self._gains[GAIN_TARGET]
+        g = self._gains
+        g[MIX], g[GAIN], g[BYPASS] = g[MIX_TARGET], g[GAIN_TARGET], g[BYPASS_TARGET]
         self.in_peak.fill(0)
         self.out_peak.fill(0)

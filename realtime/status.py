@@ -14,13 +14,16 @@ def _db(peak: float) -> str:
 
 
 def status_line(snap: Snapshot) -> str:
-    """``in -12.0/-11.8 dB  out ...  c 0.80->1.20  mix 100%  load 4%  xruns 0  latency 2785 (58.0 ms)``."""
+    """``in -12.0/-11.8 dB  out ...  drums  c 0.80->1.20  mix 100%  load 4%  xruns 0  latency 2785 (58.0 ms)``
+    (``BYPASS`` after the mix while bypassed)."""
     ins = "/".join(_db(float(p)) for p in snap.in_peak)
     outs = "/".join(_db(float(p)) for p in snap.out_peak)
     texture = f"c {snap.texture:.2f}"
     if abs(snap.texture - snap.texture_target) > 1e-3:
         texture += f"->{snap.texture_target:.2f}"
-    return (f"in {ins} dB  out {outs} dB  {texture}  mix {100 * snap.mix:3.0f}%  "
+    mix = f"mix {100 * snap.mix:3.0f}%" + ("  BYPASS" if snap.bypass else "")
+    program = f"{snap.program}  " if snap.program else ""
+    return (f"in {ins} dB  out {outs} dB  {program}{texture}  {mix}  "
             f"load {100 * snap.load_last:3.0f}%  xruns {snap.xruns}  "
             f"latency {snap.latency_samples} ({snap.latency_ms:.1f} ms)")
 

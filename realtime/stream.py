@@ -1,33 +1,48 @@
-"""The live host: a sounddevice duplex stream whose callback runs :class:`cak_dsp.CakEngine`.
+"""The live host: a sounddevice duplex stream whose callback runs CAK (or a chain around it).
 
 ::
 
     host = LiveHost(LiveConfig(preset=resolve_preset("drums"), texture=0.8, blocksize=64))
     with host:                       # prepares, warms, gc.freeze(), starts the stream
         host.texture = 1.2           # any thread; glides there (one-pole, ``smoothing_ms``)
+        host.set_program(1)          # Program Change: crossfade to ``config.programs[1]``
+        host.set_bypass(True)        # 20 ms fade to the latency-compensated dry signal
         print(host.snapshot())       # peaks, c, load, xruns, latency
     print(host.summary())            # callback time p50/p99/max over the whole run
 
+The processor is a :class:`~realtime.programs.ProgramBank` (the preset, plus the presets that
+Program Change selects), or a :class:`cak_dsp.Chain` whose first CAK stage runs such a bank.
+Either way the callback sees one ``process(block, out)`` with a constant ``latency_samples``,
+and the dry path of the mixer is delayed by exactly that.
+
+Input channels. ``input_channels`` (1-based device channels, e.g. ``(3, 4)``) opens as many
+device inputs as the highest one needs and copies the chosen ones, in the given order, into a
+preallocated block in the callback.
+
 Real-time discipline. Everything the callback touches is allocated, compiled and warmed
 before the stream starts, then ``gc.freeze()`` moves the setup's objects out of the
-collector's reach. The callback runs the engine in place on ``outdata``, the jitted dry/wet
-mixer, and bookkeeping into preallocated numpy arrays: no locks, no prints, no I/O; stream
-status flags are counted, not printed. Control values (texture, mix, gain) are single float64
-slots written by other threads and read once per block.
+collector's reach. The callback runs the processor from the input into ``outdata``, the
+jitted dry/wet mixer, and bookkeeping into preallocated numpy arrays: no locks, no prints, no
+I/O; stream status flags are counted, not printed. Control values (texture, mix, gain,
+bypass, program) are single float64 slots written by other threads and read once per block.
 """
 from __future__ import annotations
 
+import atexit
 import gc
 import math
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
+from numba import njit
 
-from cak_dsp import TEXTURE_RANGE, CakEngine, Preset
+from cak_dsp import TEXTURE_RANGE, Cak, Chain, Preset
 
 from .devices import LiveError, check_settings, find_device, sounddevice
 from .mixer import DryWetMixer
+from .programs import FADE_MS, ProgramBank
 
 MAX_DRIVER_BLOCK = 8192
 TIMING_SLOTS = 1 << 17
@@ -36,14 +51,32 @@ CALLBACKS, SAMPLES, INPUT_UNDERFLOW, INPUT_OVERFLOW, OUTPUT_UNDERFLOW, OUTPUT_OV
 _FLAGS = ("input_underflow", "input_overflow", "output_underflow", "output_overflow")
 
 
+@njit(cache=True, nogil=True)
+def _gather(indata, rows, out):
+    """Copy device input columns ``rows`` of ``indata`` (frames, device channels) into ``out``."""
+    for ch in range(rows.shape[0]):
+        row = rows[ch]
+        for i in range(indata.shape[0]):
+            out[ch, i] = indata[i, row]
+
+
 @dataclass
 class LiveConfig:
     """What ``cak live`` opens. ``blocksize=0`` lets the driver choose; ``latency`` is
-    ``"low"``, ``"high"`` or seconds (PortAudio's suggested latency); ``output_gain`` is linear."""
+    ``"low"``, ``"high"`` or seconds (PortAudio's suggested latency); ``output_gain`` is linear.
 
-    preset: Preset
+    ``programs`` maps MIDI program numbers to presets that Program Change crossfades to (the
+    stream starts on ``preset``). ``chain`` runs a chain instead of the bare engine (its first
+    CAK stage is the one programs switch; ``preset`` is then unused). ``input_channels`` are
+    1-based device input channels, one per processed channel (default: the first ``channels``).
+    ``geometry`` is the engine's frame geometry: ``"standard"`` or ``"low-latency"`` (14.5 ms at
+    44.1 kHz, 2.9 ms for a causal preset; see :mod:`cak_dsp.geometry`).
+    """
+
+    preset: Preset | None
     texture: float = 0.8
     mode: str = "transparent"
+    geometry: str = "standard"
     input_device: int | str | None = None
     output_device: int | str | None = None
     channels: int = 2
@@ -53,6 +86,11 @@ class LiveConfig:
     mix: float = 1.0
     output_gain: float = 1.0
     smoothing_ms: float = 20.0
+    programs: dict[int, Preset] = field(default_factory=dict)
+    chain: Chain | None = None
+    input_channels: tuple[int, ...] | None = None
+    bypass_ms: float = 20.0
+    fade_ms: float = FADE_MS
 
 
 @dataclass
@@ -63,6 +101,8 @@ class Snapshot:
     texture_target: float
     mix: float
     gain: float
+    bypass: bool
+    program: str
     in_peak: np.ndarray
     out_peak: np.ndarray
     callbacks: int
@@ -77,7 +117,7 @@ class Snapshot:
 
 
 class LiveHost:
-    """Owns the engine, the mixer, the stream and the callback's bookkeeping."""
+    """Owns the processor, the mixer, the stream and the callback's bookkeeping."""
 
     def __init__(self, config: LiveConfig) -> None:
         lo, hi = TEXTURE_RANGE
@@ -85,33 +125,73 @@ class LiveHost:
             raise ValueError(f"texture must be between {lo} and {hi}, got {config.texture}")
         if config.blocksize < 0:
             raise ValueError(f"blocksize must be 0 (driver's choice) or positive, got {config.blocksize}")
+        if config.preset is None and config.chain is None:
+            raise ValueError("give a preset or a chain")
         self.config = config
         sd = sounddevice()
         self._sd = sd
         self.input_device = find_device(config.input_device, "input")
         self.output_device = find_device(config.output_device, "output")
         rate = config.samplerate or int(sd.query_devices(self.output_device)["default_samplerate"])
-        check_settings(self.input_device, self.output_device, config.channels, rate)
+        rows = config.input_channels
+        if rows is not None and len(rows) != config.channels:
+            raise ValueError(f"{len(rows)} input channel(s) chosen for {config.channels} processed channel(s)")
+        if rows is not None and min(rows) < 1:
+            raise ValueError(f"input channels are numbered from 1, got {min(rows)}")
+        self.device_inputs = max(rows) if rows is not None else config.channels
+        check_settings(self.input_device, self.output_device, self.device_inputs, config.channels, rate)
         self.samplerate = rate
         self.max_block = config.blocksize or MAX_DRIVER_BLOCK
-        self.engine = CakEngine(config.preset, mode=config.mode)
-        self.engine.prepare(rate, self.max_block, config.channels)
-        self.engine.texture = config.texture
-        self.mixer = DryWetMixer(config.channels, self.engine.latency_samples, config.mix, config.output_gain)
+        self.processor, self.bank = self._build_processor(config)
+        self.processor.prepare(rate, self.max_block, config.channels)
+        self.processor.texture = config.texture
+        self._programs = {} if self.bank is None else {
+            number: next(i for i, known in enumerate(self.bank.presets) if known is preset)
+            for number, preset in config.programs.items()}
+        self.mixer = DryWetMixer(config.channels, self.processor.latency_samples, config.mix, config.output_gain,
+                                 bypass_samples=int(config.bypass_ms * 1e-3 * rate))
+        self._rows = None if rows is None else np.array([r - 1 for r in rows], np.int64)
+        self._input = np.zeros((config.channels, self.max_block), np.float32)
+        if self._rows is not None:
+            _gather(np.zeros((2, self.device_inputs), np.float32), self._rows, self._input)
         self._target = np.array([config.texture], np.float64)
+        self._texture = np.array([config.texture], np.float64)
         self._tau_samples = max(config.smoothing_ms, 0.0) * 1e-3 * rate
         self.counters = np.zeros(6, np.int64)
         self.callback_ns = np.zeros(TIMING_SLOTS, np.int64)
         self.block_frames = np.zeros(TIMING_SLOTS, np.int64)
         self._stream = None
+        self._abandoned = None
         self._stream_latency = (0, 0)
         self._stopping = False
+
+    @staticmethod
+    def _build_processor(config: LiveConfig) -> tuple[ProgramBank | Chain, ProgramBank | None]:
+        """The bank of the start preset and the program presets; inside the chain's first CAK
+        stage when there is a chain."""
+        chain = config.chain
+        stage = next((s for s in chain.stages if isinstance(s, Cak)), None) if chain is not None else None
+        if chain is not None and stage is None:
+            if config.programs:
+                raise ValueError("Program Change needs a CAK stage in the chain")
+            return chain, None
+        first = stage.preset if stage is not None else config.preset
+        presets = [first]
+        for preset in config.programs.values():
+            if not any(preset is known for known in presets):
+                presets.append(preset)
+        bank = ProgramBank(presets, mode=stage.mode if stage is not None else config.mode, fade_ms=config.fade_ms,
+                           geometry=stage.geometry if stage is not None else config.geometry)
+        if stage is None:
+            return bank, bank
+        stage.engine = bank  # the stage runs the bank as its engine (same lifecycle)
+        return chain, bank
 
     # -- controls (any thread) -------------------------------------------------------------
     @property
     def texture(self) -> float:
-        """The texture the engine is using now (it glides towards ``texture_target``)."""
-        return self.engine.texture
+        """The texture the processor is using now (it glides towards ``texture_target``)."""
+        return float(self._texture[0])
 
     @texture.setter
     def texture(self, value: float) -> None:
@@ -126,6 +206,38 @@ class LiveHost:
     def texture_target(self) -> float:
         return float(self._target[0])
 
+    def set_mix(self, value: float) -> None:
+        """Wet share 0..1 (clamped); glides over one block."""
+        self.mixer.mix = value
+
+    def set_gain_db(self, value: float) -> None:
+        """Output gain in dB; glides over one block."""
+        self.mixer.gain = 10.0 ** (float(value) / 20.0)
+
+    def set_bypass(self, value: float) -> None:
+        """Bypass on when ``value`` is true (>= 0.5): fades to the delay-compensated dry signal."""
+        self.mixer.bypass = float(value) >= 0.5
+
+    def setters(self) -> dict[str, Callable[[float], None]]:
+        """The MIDI targets: ``texture``, ``mix``, ``gain`` (dB) and ``bypass`` (0/1)."""
+        return {"texture": self.set_texture, "mix": self.set_mix, "gain": self.set_gain_db, "bypass": self.set_bypass}
+
+    def set_program(self, number: int) -> None:
+        """MIDI program ``number`` (0..127); crossfades to its preset. Unknown numbers are ignored."""
+        index = self._programs.get(int(number))
+        if index is not None:
+            self.bank.select(index)
+
+    @property
+    def program_name(self) -> str:
+        """The name of the preset playing now ('' without a CAK stage)."""
+        return self.bank.presets[self.bank.active].name if self.bank is not None else ""
+
+    @property
+    def latency_samples(self) -> int:
+        """The processor's latency (the bank's largest, or the chain's total)."""
+        return self.processor.latency_samples
+
     # -- the audio callback -------------------------------------------------------------------
     def _callback(self, indata: np.ndarray, outdata: np.ndarray, frames: int, _time, status) -> None:
         start = time.perf_counter_ns()
@@ -135,13 +247,17 @@ class LiveHost:
                 if getattr(status, name):
                     counters[slot] += 1
         self._glide(frames)
-        dry, wet = indata.T, outdata.T
-        if frames <= self.max_block:
-            self.engine.process(dry, out=wet)
-        else:
-            for at in range(0, frames, self.max_block):
-                self.engine.process(dry[:, at:at + self.max_block], out=wet[:, at:at + self.max_block])
-        self.mixer.process(dry, wet)
+        step = self.max_block
+        for at in range(0, frames, step):
+            n = min(step, frames - at)
+            if self._rows is None:
+                dry = indata[at:at + n].T
+            else:
+                dry = self._input[:, :n]
+                _gather(indata[at:at + n], self._rows, dry)
+            wet = outdata[at:at + n].T
+            self.processor.process(dry, wet)
+            self.mixer.process(dry, wet)
         slot = counters[CALLBACKS] % TIMING_SLOTS
         self.block_frames[slot] = frames
         self.callback_ns[slot] = time.perf_counter_ns() - start
@@ -149,14 +265,15 @@ class LiveHost:
         counters[SAMPLES] += frames
 
     def _glide(self, frames: int) -> None:
-        """Move the engine's texture one block towards the target (one-pole, snaps when close)."""
-        current, target = self.engine.texture, self._target[0]
+        """Move the texture one block towards the target (one-pole, snaps when close)."""
+        current, target = self._texture[0], self._target[0]
         if current == target:
             return
         step = target - current
         if abs(step) > 1e-4 and self._tau_samples > 0:
             step *= 1.0 - math.exp(-frames / self._tau_samples)
-        self.engine.texture = current + step
+        self._texture[0] = current + step
+        self.processor.texture = self._texture[0]
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -165,7 +282,8 @@ class LiveHost:
         try:
             self._stream = sd.Stream(
                 samplerate=self.samplerate, blocksize=self.config.blocksize,
-                device=(self.input_device, self.output_device), channels=self.config.channels,
+                device=(self.input_device, self.output_device),
+                channels=(self.device_inputs, self.config.channels),
                 dtype="float32", latency=self.config.latency, callback=self._callback,
                 prime_output_buffers_using_stream_callback=False)
         except sd.PortAudioError as exc:
@@ -197,11 +315,19 @@ class LiveHost:
         return self._stream is not None and self._stream.active
 
     def check_alive(self) -> None:
-        """Raise :class:`LiveError` if the stream stopped without being asked (device lost)."""
+        """Raise :class:`LiveError` if the stream stopped without being asked (device lost).
+
+        The dead stream is abandoned, not stopped: PortAudio's JACK backend waits ten minutes
+        for a process callback that never comes when asked to stop (or close, or terminate) a
+        stream whose server has gone, so the stream is left open and PortAudio's exit handler,
+        which would do the same, is unregistered. The process can then exit at once.
+        """
         if self._stream is not None and not self._stopping and not self._stream.active:
-            self.stop()
+            self._abandoned, self._stream = self._stream, None
+            atexit.unregister(self._sd._exit_handler)
+            gc.unfreeze()
             raise LiveError("the audio device stopped delivering audio (device lost or sound server gone); "
-                            "stream closed")
+                            "stopped")
 
     # -- reporting ---------------------------------------------------------------------------
     @property
@@ -211,8 +337,8 @@ class LiveHost:
 
     @property
     def total_latency_samples(self) -> int:
-        """Engine latency plus the stream's reported input and output latency."""
-        return self.engine.latency_samples + sum(self.stream_latency_samples)
+        """Processor latency plus the stream's reported input and output latency."""
+        return self.latency_samples + sum(self.stream_latency_samples)
 
     @property
     def samples_processed(self) -> int:
@@ -233,8 +359,9 @@ class LiveHost:
         in_peak, out_peak = self.mixer.in_peak.copy(), self.mixer.out_peak.copy()
         self.mixer.in_peak.fill(0)
         self.mixer.out_peak.fill(0)
-        return Snapshot(self.texture, self.texture_target, self.mixer.mix, self.mixer.gain, in_peak, out_peak,
-                        n, self.xruns, load, self.total_latency_samples, self.samplerate)
+        return Snapshot(self.texture, self.texture_target, self.mixer.mix, self.mixer.gain, self.mixer.bypass,
+                        self.program_name, in_peak, out_peak, n, self.xruns, load, self.total_latency_samples,
+                        self.samplerate)
 
     def callback_times(self) -> tuple[np.ndarray, np.ndarray]:
         """(durations in seconds, block periods in seconds) of the most recent callbacks."""
@@ -247,7 +374,7 @@ class LiveHost:
         result = {"callbacks": int(self.counters[CALLBACKS]), "xruns": self.xruns,
                   **{name: int(self.counters[slot]) for slot, name in enumerate(_FLAGS, start=INPUT_UNDERFLOW)},
                   "latency_samples": self.total_latency_samples,
-                  "engine_latency_samples": self.engine.latency_samples}
+                  "engine_latency_samples": self.latency_samples}
         if seconds.size:
             p50, p99 = np.percentile(seconds, [50, 99])
             result.update(callback_p50_ms=1e3 * p50, callback_p99_ms=1e3 * p99,

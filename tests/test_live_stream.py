@@ -47,7 +47,7 @@ def test_live_equals_offline(jack_server, jack_io, synthetic_preset, mix, gain):
     jack_server.set_period(256)
     signal = _signal(2, int(SECONDS * RATE))
     host = _host(synthetic_preset, texture=1.2, channels=2, mix=mix, output_gain=gain)
-    latency, hop = host.engine.latency_samples, host.engine.geometry.hop
+    latency, hop = host.latency_samples, host.bank.geometry.hop
     io = jack_io(2)
     with host:
         io.connect()
@@ -82,19 +82,40 @@ def test_round_trip_latency_at_identity(jack_server, jack_io, synthetic_preset, 
     with host:
         io.connect()
         for _ in range(3):
-            recorded = io.play(impulse, impulse.shape[1] + host.engine.latency_samples + 2 * block,
+            recorded = io.play(impulse, impulse.shape[1] + host.latency_samples + 2 * block,
                                host_samples=lambda: host.samples_processed)
             takes.append((int(np.argmax(np.abs(recorded[0]))) - (3 * block + 3), recorded))
     measured = sorted(m for m, _ in takes)[1]
     recorded = next(r for m, r in takes if m == measured)
     adapter = block if fixed else 0
     print(f"block {block} ({'fixed' if fixed else 'driver'}): measured round trip {measured} samples = engine "
-          f"{host.engine.latency_samples} + JACK ports {io.port_latency()} + PortAudio adapter {adapter}; "
+          f"{host.latency_samples} + JACK ports {io.port_latency()} + PortAudio adapter {adapter}; "
           f"takes {[m for m, _ in takes]}; PortAudio reports (in, out) {host.stream_latency_samples}")
-    assert measured == host.engine.latency_samples + io.port_latency() + adapter
+    assert measured == host.latency_samples + io.port_latency() + adapter
     assert recorded[0, measured + 3 * block + 3] == pytest.approx(0.5, abs=1e-6)
     recorded[0, measured + 3 * block + 3] = 0
     assert np.abs(recorded).max() < 1e-6, "c = 0 must be the identity"
+
+
+def test_input_channels_pick_device_inputs(jack_server, jack_io, synthetic_preset):
+    """``input_channels=(4, 2)``: four device inputs are opened, device input 4 feeds processed
+    channel 1 and input 2 feeds channel 2 (c = 0: each comes out exactly, latency later)."""
+    jack_server.set_period(256)
+    signal = _signal(4, RATE // 2)
+    host = _host(synthetic_preset, texture=0.0, channels=2, input_channels=(4, 2))
+    assert host.device_inputs == 4
+    latency = host.latency_samples
+    io = jack_io(4)
+    with host:
+        io.connect()
+        recorded = io.play(signal, signal.shape[1] + latency, host_samples=lambda: host.samples_processed)
+    live = recorded[:, latency:]
+    assert np.abs(live[0] - signal[3]).max() < 1e-6 and np.abs(live[1] - signal[1]).max() < 1e-6
+    assert np.abs(signal[3] - signal[0]).max() > 0.1, "the channels must differ"
+    with pytest.raises(LiveError, match="input device .* has 4 channel.*, 5 needed"):
+        _host(synthetic_preset, channels=2, input_channels=(5, 1))
+    with pytest.raises(ValueError, match="2 input channel"):
+        _host(synthetic_preset, channels=1, input_channels=(1, 2))
 
 
 def test_texture_glides_to_target(jack_server, synthetic_preset):
@@ -111,7 +132,7 @@ def test_texture_glides_to_target(jack_server, synthetic_preset):
 def test_clear_errors(jack_server, synthetic_preset):
     with pytest.raises(LiveError, match="no input device 'no-such-card'"):
         _host(synthetic_preset, input_device="no-such-card")
-    with pytest.raises(LiveError, match="has 2 channel"):
+    with pytest.raises(LiveError, match="has 4 channel"):
         _host(synthetic_preset, channels=8)
     with pytest.raises(LiveError, match="cannot run 2 channel.* at 44100 Hz"):
         LiveHost(LiveConfig(preset=synthetic_preset, samplerate=44100, channels=2))
