@@ -42,6 +42,34 @@ def _latency(text: str) -> str | float:
         raise argparse.ArgumentTypeError(f"latency must be 'low', 'high' or seconds, got {text!r}") from None
 
 
+def _input_channels(text: str) -> tuple[int, ...]:
+    from realtime.run import parse_input_channels
+
+    return parse_input_channels(text)
+
+
+_LIVE_EPILOG = """\
+MIDI mapping file (--midi-map), JSON:
+  {"controls": [{"target": "texture", "cc": 74, "channel": 1, "range": [0, 1.5], "curve": 2},
+                {"target": "mix", "cc": 7},
+                {"target": "gain", "cc": 11, "range": [-40, 6]},
+                {"target": "bypass", "cc": 64},
+                {"target": "bypass", "note": 60, "channel": 10}],
+   "programs": {"0": "drums", "1": "melodic", "5": "my-preset.json"},
+   "program_channel": 1}
+  target: texture (c), mix (0..1), gain (dB) or bypass. cc: 0..127 (0..31 with "14bit": true: MSB,
+  LSB = cc + 32); note: bypass while held. channel: 1..16 (default any). range: values at 0 and at
+  full scale (defaults: texture 0 1.5, mix 0 1, gain -60 6). curve: exponent (default 1). A bypass CC
+  is on at 64 and above. programs: Program Change number -> shipped preset or preset file (relative
+  to the mapping file); --program N=PRESET adds to them.
+
+Program Change: every preset is prepared before the stream starts; on a change the incoming
+engine is reset, runs silently until it has a full analysis context (latency + n_fft + one
+trained hop: 116 ms at 48 kHz), then a 40 ms linear crossfade; presets of different latency are
+delayed to the largest, so the reported latency never changes. Bypass fades in 20 ms to the
+latency-compensated dry signal at unity gain."""
+
+
 def _preset_help() -> str:
     names = ", ".join(shipped_presets()) or "none yet"
     return f"preset JSON file, or the name of a shipped preset ({names}); default: {DEFAULT_PRESET}"
@@ -145,17 +173,25 @@ def build_parser() -> argparse.ArgumentParser:
                    help="normalization mode (see 'cak render --help')")
 
     p = sub.add_parser("live", help="run CAK live on an audio interface",
-                       description="Open a duplex audio stream and run CAK in its callback. The dry path of "
-                                   "--mix is delayed by the engine latency, so the mix never combs. "
-                                   "On JACK, --blocksize 0 (the default) runs on JACK's period with no "
-                                   "extra buffering; a fixed block adds one block of latency.")
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Open a duplex audio stream and run CAK (or a --chain) in its callback. The dry "
+                                   "path of --mix and bypass is delayed by the processor latency, so they never "
+                                   "comb.\nOn JACK, --blocksize 0 (the default) runs on JACK's period with no "
+                                   "extra buffering; a fixed block adds one block of latency.",
+                       epilog=_LIVE_EPILOG)
     p.add_argument("--preset", "-p", default=None, help=_preset_help())
     p.add_argument("--texture", "-c", type=_texture, default=0.8, help="starting texture c, 0..2 (default 0.8)")
     p.add_argument("--compat", choices=("transparent", "reference"), default="transparent",
                    help="normalization mode (see 'cak render --help')")
     p.add_argument("--input-device", "-i", default=None, help="input device: index or name substring (cak devices)")
     p.add_argument("--output-device", "-o", default=None, help="output device: index or name substring")
-    p.add_argument("--channels", type=int, default=2, help="channels in and out (default 2)")
+    p.add_argument("--channels", type=int, default=None,
+                   help="channels processed, in and out (default 2, or as many as --input-channels)")
+    p.add_argument("--input-channels", type=_input_channels, default=None, metavar="N,N",
+                   help="device input channels to process, 1-based, e.g. 3,4 (default: the first --channels)")
+    p.add_argument("--chain", type=Path, default=None,
+                   help="chain file (JSON/TOML, as for cak render --chain): plugins around CAK; --preset is then "
+                        "unused and programs switch the chain's first CAK stage")
     p.add_argument("--samplerate", "-r", type=int, default=None, help="sample rate (default: the device's)")
     p.add_argument("--blocksize", "-b", type=int, default=0, help="frames per callback; 0 = the driver's (default)")
     p.add_argument("--latency", type=_latency, default="low", help="'low', 'high' or seconds (PortAudio's suggestion)")
@@ -163,19 +199,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output-gain", type=float, default=0.0, help="output gain in dB (default 0)")
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds (default: Ctrl-C)")
     p.add_argument("--quiet", "-q", action="store_true", help="no live status line")
-    m = p.add_argument_group("MIDI texture knob (python-rtmidi)")
+    m = p.add_argument_group("MIDI control (python-rtmidi; see the mapping file format below)")
     m.add_argument("--midi-port", default=None, help="MIDI input port name substring (cak midi-ports), or the "
                                                      "name of the virtual port with --midi-virtual")
     m.add_argument("--midi-virtual", action="store_true", help="create a virtual MIDI input port to connect to")
     m.add_argument("--midi-api", choices=("default", "alsa", "jack", "coremidi", "winmm"), default="default",
                    help="MIDI API (default: rtmidi's choice)")
-    m.add_argument("--cc", type=int, default=1, help="controller number for c (default 1, the mod wheel)")
-    m.add_argument("--cc-channel", type=int, default=None, help="MIDI channel 1..16 (default: any)")
-    m.add_argument("--cc-range", type=float, nargs=2, default=(0.0, 1.5), metavar=("LOW", "HIGH"),
+    m.add_argument("--midi-map", type=Path, default=None, help="JSON mapping file (replaces the mapping flags below)")
+    m.add_argument("--cc", type=int, default=None, help="controller number for c (default 1, the mod wheel)")
+    m.add_argument("--cc-channel", type=int, default=None,
+                   help="MIDI channel 1..16 of every flag mapping and of Program Change (default: any)")
+    m.add_argument("--cc-range", type=float, nargs=2, default=None, metavar=("LOW", "HIGH"),
                    help="c at controller 0 and at full scale (default 0 1.5)")
-    m.add_argument("--cc-curve", type=float, default=1.0, help="exponent applied to the controller position (default 1)")
+    m.add_argument("--cc-curve", type=float, default=None, help="exponent applied to the controller position (default 1)")
     m.add_argument("--cc-14bit", action="store_true", help="14-bit controller: --cc is the MSB, --cc + 32 the LSB")
     m.add_argument("--learn", action="store_true", help="the first controller moved becomes the texture knob")
+    m.add_argument("--mix-cc", type=int, default=None, help="controller for the dry/wet mix (0..1)")
+    m.add_argument("--gain-cc", type=int, default=None, help="controller for the output gain (dB, see --gain-range)")
+    m.add_argument("--gain-range", type=float, nargs=2, default=None, metavar=("LOW", "HIGH"),
+                   help="output gain in dB at controller 0 and at full scale (default -60 6)")
+    m.add_argument("--bypass-cc", type=int, default=None, help="controller for bypass (on at 64 and above)")
+    m.add_argument("--bypass-note", type=int, default=None, help="note for bypass (bypassed while held)")
+    m.add_argument("--program", action="append", default=None, metavar="N=PRESET",
+                   help="Program Change N selects PRESET (repeatable; crossfades, see below)")
 
     p = sub.add_parser("midi-ports", help="list MIDI input ports", description="List the MIDI input ports rtmidi sees.")
     p.add_argument("--midi-api", choices=("default", "alsa", "jack", "coremidi", "winmm"), default="default")
@@ -309,22 +355,26 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_live(args: argparse.Namespace) -> int:
-    from realtime.run import run_live
+    from realtime.run import midi_map_from_args, resolve_programs, run_live
     from realtime.stream import LiveConfig
 
+    from .chain_file import load_chain
     from .presets import resolve_preset
 
-    config = LiveConfig(preset=resolve_preset(args.preset), texture=args.texture, mode=args.compat,
+    midi_map = midi_map_from_args(args)
+    programs = resolve_programs(midi_map.programs)
+    chain = load_chain(args.chain) if args.chain is not None else None
+    start = None if chain is not None else resolve_preset(args.preset) if args.preset or not programs \
+        else next(iter(programs.values()))
+    channels = args.channels or (len(args.input_channels) if args.input_channels else 2)
+    config = LiveConfig(preset=start, texture=args.texture, mode=args.compat,
                         input_device=args.input_device, output_device=args.output_device,
-                        channels=args.channels, samplerate=args.samplerate, blocksize=args.blocksize,
-                        latency=args.latency, mix=args.mix, output_gain=10 ** (args.output_gain / 20))
+                        channels=channels, samplerate=args.samplerate, blocksize=args.blocksize,
+                        latency=args.latency, mix=args.mix, output_gain=10 ** (args.output_gain / 20),
+                        programs=programs, chain=chain, input_channels=args.input_channels)
     midi = None
     if args.midi_port or args.midi_virtual or args.learn:
-        from realtime.midi import CCMapping
-
-        low, high = args.cc_range
-        midi = dict(mapping=CCMapping(cc=args.cc, channel=args.cc_channel, low=low, high=high, curve=args.cc_curve,
-                                      fine=args.cc_14bit),
+        midi = dict(mappings=midi_map.controls, program_channel=midi_map.program_channel,
                     port=args.midi_port, api=args.midi_api, virtual=args.midi_virtual, learn=args.learn)
     return run_live(config, args.duration, show_status=not args.quiet, midi=midi)
 

@@ -1,36 +1,45 @@
-"""MIDI control of the texture knob: one Control Change (7- or 14-bit) mapped onto ``c``.
+"""MIDI control: Control Changes (7- or 14-bit) and notes onto the host's knobs, Program Change
+onto presets.
 
 ::
 
-    knob = CCMapping(cc=74, channel=None, low=0.0, high=1.5, curve=1.0)
-    midi = MidiControl(knob, set_value=host.set_texture, port="nanoKONTROL")
-    midi.start()      # rtmidi's input thread parses; a watchdog thread re-opens a vanished port
+    knobs = [CCMapping(cc=74, low=0.0, high=1.5, curve=2.0),          # texture c
+             CCMapping(target="mix", cc=7, low=0.0, high=1.0),
+             CCMapping(target="bypass", note=60)]                       # held note = bypass
+    midi = MidiControl(knobs, host.setters(), port="nanoKONTROL", program=host.set_program)
+    midi.start()      # a helper process owns the port; a thread here parses what it forwards
 
-python-rtmidi delivers messages on its own thread. Each matching CC becomes one float written
-with ``set_value`` (for :class:`LiveHost` that is a single float64 slot the audio callback
-reads: no lock), and the host glides ``c`` to it, so 7-bit steps do not zipper. Anything else
-(SysEx, clock, notes, other channels or controllers, truncated messages) is ignored.
+Targets (``CCMapping.target``): ``texture`` (``c``), ``mix`` (wet share), ``gain`` (output gain
+in dB), each ``low + (high - low) * x ** curve`` of the controller position ``x`` in 0..1; and
+``bypass``: on while a CC is at 64 or above, or while a note is held (note on; note off or
+velocity 0 releases). Program Change ``n`` calls ``program(n)``.
+
+The port itself lives in a helper process (:mod:`realtime.midi_port`), so opening it, and
+re-opening it when a vanished port returns, can never deadlock against the audio callback;
+the helper forwards raw messages through a pipe. A daemon thread here parses them and calls the
+setters, which write single float64 slots the audio callback reads: no lock. Anything else
+(SysEx, clock, other channels or controllers, truncated messages) is ignored, never fatal.
 """
 from __future__ import annotations
 
+import multiprocessing
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import rtmidi
+from .midi_port import MidiError, check_api, list_ports, serve
 
-APIS = {"alsa": rtmidi.API_LINUX_ALSA, "jack": rtmidi.API_UNIX_JACK, "coremidi": rtmidi.API_MACOSX_CORE,
-        "winmm": rtmidi.API_WINDOWS_MM, "default": rtmidi.API_UNSPECIFIED}
-CLIENT_NAME = "cak"
+__all__ = ["CCMapping", "MidiControl", "MidiError", "TARGETS", "list_ports"]
 
-
-class MidiError(OSError):
-    """No such MIDI port, or the MIDI API is unavailable."""
+# every target and its default (low, high)
+TARGETS = {"texture": (0.0, 1.5), "mix": (0.0, 1.0), "gain": (-60.0, 6.0), "bypass": (0.0, 1.0)}
+START_TIMEOUT = 20.0
 
 
 @dataclass
 class CCMapping:
-    """Controller ``cc`` on ``channel`` (1..16, None = any) -> ``low + (high - low) * x ** curve``.
+    """Controller ``cc`` (or, for ``bypass``, note ``note``) on ``channel`` (1..16, None = any)
+    drives ``target`` (see the module docstring).
 
     ``x`` is the controller position in 0..1. With ``fine=True`` the controller is the MSB of a
     14-bit pair whose LSB is ``cc + 32`` (the MIDI convention): x has 16384 steps instead of 128.
@@ -42,50 +51,102 @@ class CCMapping:
     high: float = 1.5
     curve: float = 1.0
     fine: bool = False
+    target: str = "texture"
+    note: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.note is not None:
+            self.cc = None
 
     def value(self, x: float) -> float:
+        if self.target == "bypass":
+            return 1.0 if x >= 0.5 else 0.0
         return self.low + (self.high - self.low) * x ** self.curve
 
 
 class MidiControl:
-    """Listen on a MIDI input and drive one value from a CC (see the module docstring).
+    """Listen on a MIDI input and drive the host's controls (see the module docstring).
 
-    ``port`` is a substring of an input port's name (see :func:`list_ports`) or None with
-    ``virtual=True`` to create a port other programs connect to. ``learn=True`` binds the first
-    CC that moves (its channel included). ``events`` counts accepted messages (MIDI activity).
+    ``setters`` maps targets to functions taking one float (``texture``, ``mix``, ``gain`` in dB,
+    ``bypass`` 0/1). ``port`` is a substring of an input port's name (see :func:`list_ports`), or
+    the name of the port to create with ``virtual=True``. ``learn=True`` binds the texture
+    mapping to the first CC that moves (its channel included) and is not mapped to anything else.
+    ``events`` counts accepted messages (MIDI activity); ``lost`` is True while the port is gone.
     """
 
-    def __init__(self, mapping: CCMapping, set_value: Callable[[float], None], port: str | None = None,
-                 api: str = "default", virtual: bool = False, learn: bool = False,
+    def __init__(self, mappings: Sequence[CCMapping], setters: dict[str, Callable[[float], None]],
+                 port: str | None = None, api: str = "default", virtual: bool = False, learn: bool = False,
+                 program: Callable[[int], None] | None = None, program_channel: int | None = None,
                  watch_interval: float = 0.5) -> None:
-        if api not in APIS:
-            raise MidiError(f"unknown MIDI API {api!r}; choose one of: {', '.join(APIS)}")
+        check_api(api)
         if port is None and not virtual:
             raise MidiError("give a MIDI input port (cak midi-ports) or ask for a virtual port")
-        self.mapping, self.set_value = mapping, set_value
-        self.port, self.api, self.virtual = port, APIS[api], virtual
-        self.learning = learn or mapping.cc is None
+        for m in mappings:
+            if m.target not in TARGETS or m.target not in setters:
+                raise ValueError(f"no setter for MIDI target {m.target!r}")
+        self.mappings = list(mappings)
+        if learn:
+            knob = next((m for m in self.mappings if m.target == "texture"), None)
+            if knob is None:
+                self.mappings.append(CCMapping(cc=None))
+            else:
+                knob.cc = None
+        self.setters, self.program = setters, program
+        self.program_channel = program_channel
+        self.port, self.api, self.virtual = port, api, virtual
+        self.learning = learn or any(m.target == "texture" and m.cc is None for m in self.mappings)
         self.events = 0
         self.port_name: str | None = None
         self.lost = False
-        self._msb = 0
-        self._midi: rtmidi.MidiIn | None = None
         self._watch_interval = watch_interval
-        self._stop = threading.Event()
-        self._watchdog = threading.Thread(target=self._watch, name="cak-midi-watchdog", daemon=True)
+        self._msb = [0] * len(self.mappings)
+        self._conn = None
+        self._process = None
+        self._reader: threading.Thread | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
-        """Open the port (raises :class:`MidiError` if it does not exist) and start watching it."""
-        self._open()
-        if not self.virtual:
-            self._watchdog.start()
+        """Start the helper and wait until it has opened the port (:class:`MidiError` if it cannot)."""
+        ctx = multiprocessing.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._process = ctx.Process(target=serve, name="cak-midi-port", daemon=True,
+                                    args=(child, self.port, self.api, self.virtual, self._watch_interval))
+        self._process.start()
+        child.close()
+        if not self._conn.poll(START_TIMEOUT):
+            self.stop()
+            raise MidiError(f"the MIDI helper process did not open {self.port!r} within {START_TIMEOUT:.0f} s")
+        try:
+            kind, payload = self._conn.recv()
+        except EOFError:
+            self.stop()
+            raise MidiError("the MIDI helper process exited before opening the port") from None
+        if kind == "error":
+            self.stop()
+            raise MidiError(payload)
+        self.port_name = payload
+        self._reader = threading.Thread(target=self._read, name="cak-midi", daemon=True)
+        self._reader.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._watchdog.is_alive():
-            self._watchdog.join()
-        self._close()
+        """Stop the helper (it closes the port) and the reader thread."""
+        if self._conn is not None:
+            try:
+                self._conn.send("stop")
+            except OSError:
+                pass
+        if self._process is not None:
+            self._process.join(timeout=5)
+            if self._process.is_alive():
+                self._process.terminate()
+                self._process.join()
+            self._process = None
+        if self._reader is not None:
+            self._reader.join(timeout=5)
+            self._reader = None
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     def __enter__(self) -> MidiControl:
         self.start()
@@ -94,89 +155,63 @@ class MidiControl:
     def __exit__(self, *exc_info) -> None:
         self.stop()
 
-    def _open(self) -> None:
-        try:
-            midi = rtmidi.MidiIn(self.api, name=CLIENT_NAME)
-        except rtmidi.SystemError as exc:
-            raise MidiError(f"MIDI API unavailable: {exc}") from None
-        midi.ignore_types(sysex=True, timing=True, active_sense=True)
-        if self.virtual:
-            midi.open_virtual_port(self.port or "texture")
-            self.port_name = self.port or "texture"
-        else:
-            names = midi.get_ports()
-            matches = [i for i, name in enumerate(names) if self.port.lower() in name.lower()]
-            if not matches:
-                midi.delete()
-                raise MidiError(f"no MIDI input port matching {self.port!r} (ports: {', '.join(names) or 'none'}); "
-                                "list them with: cak midi-ports")
-            midi.open_port(matches[0])
-            self.port_name = names[matches[0]]
-        midi.set_callback(self._on_message)
-        self._midi = midi
-
-    def _close(self) -> None:
-        if self._midi is not None:
-            self._midi.cancel_callback()
-            self._midi.close_port()
-            self._midi.delete()
-            self._midi = None
-
-    def _watch(self) -> None:
-        """Report a vanished port (``lost``) and re-open it when a matching port returns."""
-        probe = rtmidi.MidiIn(self.api, name=f"{CLIENT_NAME}-probe")
-        try:
-            while not self._stop.wait(self._watch_interval):
-                present = any(self.port.lower() in name.lower() for name in probe.get_ports()
-                              if not name.startswith(f"{CLIENT_NAME}:"))
-                if not present and not self.lost:
-                    self.lost = True
-                    self._close()
-                elif present and self.lost:
-                    try:
-                        self._open()
-                        self.lost = False
-                    except MidiError:
-                        pass
-        finally:
-            probe.delete()
-
-    # -- parsing (rtmidi's thread) ------------------------------------------------------------
-    def _on_message(self, event: tuple[list[int], float], _data=None) -> None:
-        message = event[0]
-        if len(message) != 3 or message[0] & 0xF0 != 0xB0:
-            return
-        channel, cc, value = (message[0] & 0x0F) + 1, message[1], message[2]
-        if cc > 127 or value > 127:
-            return
-        m = self.mapping
-        if self.learning:
-            if m.fine and cc >= 32:
+    def _read(self) -> None:
+        conn = self._conn
+        while True:
+            try:
+                kind, payload = conn.recv()
+            except (EOFError, OSError):
                 return
-            m.cc, m.channel, self.learning = cc, channel, False
-        if m.channel is not None and channel != m.channel:
+            if kind == "midi":
+                self.handle(payload)
+            elif kind == "lost":
+                self.lost = True
+            elif kind == "open":
+                self.port_name, self.lost = payload, False
+
+    # -- parsing -----------------------------------------------------------------------------
+    def handle(self, message: list[int]) -> None:
+        """Apply one MIDI message (running in the reader thread)."""
+        if not message or any(b > 255 for b in message) or any(b > 127 for b in message[1:]):
             return
-        if cc == m.cc:
-            if m.fine:
-                self._msb = value
-                x = (value << 7) / 16383.0
+        kind, channel = message[0] & 0xF0, (message[0] & 0x0F) + 1
+        if kind == 0xC0 and len(message) == 2:
+            if self.program is not None and self.program_channel in (None, channel):
+                self.events += 1
+                self.program(message[1])
+        elif kind == 0xB0 and len(message) == 3:
+            self._control_change(channel, message[1], message[2])
+        elif kind in (0x80, 0x90) and len(message) == 3:
+            held = kind == 0x90 and message[2] > 0
+            for m in self.mappings:
+                if m.note == message[1] and m.channel in (None, channel):
+                    self.events += 1
+                    self.setters[m.target](1.0 if held else 0.0)
+
+    def _control_change(self, channel: int, cc: int, value: int) -> None:
+        if self.learning:
+            self._learn(channel, cc)
+        for i, m in enumerate(self.mappings):
+            if m.cc is None or m.note is not None or m.channel not in (None, channel):
+                continue
+            if cc == m.cc:
+                if m.fine:
+                    self._msb[i] = value
+                    x = (value << 7) / 16383.0
+                else:
+                    x = value / 127.0
+            elif m.fine and cc == m.cc + 32:
+                x = ((self._msb[i] << 7) | value) / 16383.0
             else:
-                x = value / 127.0
-        elif m.fine and cc == m.cc + 32:
-            x = ((self._msb << 7) | value) / 16383.0
-        else:
+                continue
+            self.events += 1
+            self.setters[m.target](m.value(x))
+
+    def _learn(self, channel: int, cc: int) -> None:
+        """Bind the unbound texture mapping to ``cc`` unless another mapping uses it."""
+        taken = {m.cc for m in self.mappings if m.cc is not None} | {
+            m.cc + 32 for m in self.mappings if m.cc is not None and m.fine}
+        knob = next(m for m in self.mappings if m.target == "texture" and m.cc is None)
+        if cc in taken or (knob.fine and cc >= 32):
             return
-        self.events += 1
-        self.set_value(m.value(x))
-
-
-def list_ports(api: str = "default") -> list[str]:
-    """Names of the MIDI input ports ``api`` sees."""
-    if api not in APIS:
-        raise MidiError(f"unknown MIDI API {api!r}; choose one of: {', '.join(APIS)}")
-    midi = rtmidi.MidiIn(APIS[api], name=f"{CLIENT_NAME}-list")
-    try:
-        return midi.get_ports()
-    finally:
-        midi.delete()
-
+        knob.cc, knob.channel, self.learning = cc, channel, False

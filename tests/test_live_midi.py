@@ -1,8 +1,12 @@
-"""MIDI control over real JACK MIDI: a second rtmidi client sends CCs to the host's input port."""
+"""MIDI control over real JACK MIDI: a second rtmidi client sends CCs, notes and Program Changes
+to the host's input port (opened by a helper process, see realtime.midi_port)."""
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -39,7 +43,7 @@ def host(jack_server, synthetic_preset):
 
 def test_cc_moves_texture_with_range_and_curve(host, sender):
     knob = CCMapping(cc=74, channel=2, low=0.0, high=1.5, curve=2.0)
-    with MidiControl(knob, host.set_texture, port="knobs", api="jack") as midi:
+    with MidiControl([knob], host.setters(), port="knobs", api="jack") as midi:
         assert midi.port_name == "cak-test-sender:knobs"
         sender.send_message([0xB1, 74, 127])
         assert _wait(lambda: host.texture_target == pytest.approx(1.5))
@@ -56,7 +60,7 @@ def test_cc_moves_texture_with_range_and_curve(host, sender):
 
 def test_fourteen_bit_pair(host, sender):
     knob = CCMapping(cc=1, low=0.0, high=2.0, fine=True)
-    with MidiControl(knob, host.set_texture, port="knobs", api="jack"):
+    with MidiControl([knob], host.setters(), port="knobs", api="jack"):
         sender.send_message([0xB0, 1, 64])
         sender.send_message([0xB0, 33, 1])
         assert _wait(lambda: host.texture_target == pytest.approx(2.0 * ((64 << 7) | 1) / 16383))
@@ -64,7 +68,7 @@ def test_fourteen_bit_pair(host, sender):
 
 def test_learn_binds_first_cc(host, sender):
     knob = CCMapping(cc=None)
-    with MidiControl(knob, host.set_texture, port="knobs", api="jack", learn=True) as midi:
+    with MidiControl([knob], host.setters(), port="knobs", api="jack", learn=True) as midi:
         sender.send_message([0xB4, 21, 127])
         assert _wait(lambda: knob.cc == 21)
         assert knob.channel == 5 and not midi.learning
@@ -75,37 +79,100 @@ def test_learn_binds_first_cc(host, sender):
 
 
 def test_virtual_port_and_listing(host, sender, jack_server):
-    with MidiControl(CCMapping(cc=7), host.set_texture, port="cak-in", api="jack", virtual=True):
+    with MidiControl([CCMapping(cc=7)], host.setters(), port="cak-in", api="jack", virtual=True):
         assert any("cak-in" in name for name in rtmidi.MidiOut(rtmidi.API_UNIX_JACK).get_ports())
     assert any("knobs" in name for name in list_ports("jack"))
     with pytest.raises(MidiError, match="no MIDI input port matching 'nothing-here'"):
-        MidiControl(CCMapping(), host.set_texture, port="nothing-here", api="jack").start()
+        MidiControl([CCMapping()], host.setters(), port="nothing-here", api="jack").start()
 
 
-def test_vanished_port_is_reported_and_reopened(host, jack_server):
-    out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="cak-test-flaky")
-    out.open_virtual_port("flaky")
-    with MidiControl(CCMapping(cc=10), host.set_texture, port="flaky", api="jack", watch_interval=0.05) as midi:
-        out.close_port()
-        out.delete()
-        assert _wait(lambda: midi.lost)
-        out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="cak-test-flaky")
-        out.open_virtual_port("flaky")
-        assert _wait(lambda: not midi.lost)
-        out.send_message([0xB0, 10, 127])
-        assert _wait(lambda: host.texture_target == pytest.approx(1.5))
-    out.close_port()
-    out.delete()
+class Sender:
+    """A JACK MIDI output in another process (tests/midi_sender.py), so that its port can vanish
+    and return while this process runs an audio stream."""
+
+    def __init__(self, port: str) -> None:
+        self.process = subprocess.Popen([sys.executable, "-m", "tests.midi_sender", f"cak-test-{port}", port],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                        cwd=Path(__file__).resolve().parents[1])
+
+    def __call__(self, command: str) -> None:
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+        assert self.process.stdout.readline().strip() == "ok", f"MIDI sender failed on {command!r}"
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait(timeout=10)
+
+
+@pytest.mark.timeout(120)
+def test_vanished_port_is_rebound_while_the_stream_runs(host, jack_server):
+    """The MIDI port is opened after the stream started, vanishes and returns twice, and is
+    re-bound each time: no deadlock (the test would time out), no xrun that JACK blames on the host."""
+    sender = Sender("flaky")
+    sender("open")
+    before = jack_server.xrun_report()
+    try:
+        with host, MidiControl([CCMapping(cc=10)], host.setters(), port="flaky", api="jack",
+                               watch_interval=0.05) as midi:
+            for _ in range(2):
+                sender("close")
+                assert _wait(lambda: midi.lost)
+                sender("open")
+                assert _wait(lambda: not midi.lost)
+                sender("send B0 0A 7F")
+                assert _wait(lambda: host.texture_target == pytest.approx(1.5))
+                sender("send B0 0A 00")
+                assert _wait(lambda: host.texture_target == 0.0)
+            callbacks = host.snapshot().callbacks
+    finally:
+        sender.close()
+    after = jack_server.xrun_report()
+    print(f"port re-bound twice during {callbacks} callbacks; xruns: host-reported {host.xruns}, "
+          f"JACK blames PortAudio {after.get('PortAudio', 0) - before.get('PortAudio', 0)}, "
+          f"JACK's own timer {after['driver'] - before['driver']}")
+    assert callbacks > 0 and host.active is False
+    assert after.get("PortAudio", 0) == before.get("PortAudio", 0), "the audio callback overran a JACK cycle"
+
+
+def test_targets_mix_gain_bypass_and_program(jack_server, synthetic_preset, sender):
+    """Flag-style mappings for every target and Program Change, checked through the host's state."""
+    from .test_live_switching import _causal
+
+    causal = _causal(synthetic_preset)
+    host = LiveHost(LiveConfig(preset=synthetic_preset, programs={3: causal}, samplerate=RATE, channels=1))
+    knobs = [CCMapping(target="mix", cc=7, low=0.0, high=1.0), CCMapping(target="gain", cc=11, low=-60, high=6),
+             CCMapping(target="bypass", cc=64), CCMapping(target="bypass", note=60, channel=10)]
+    with MidiControl(knobs, host.setters(), port="knobs", api="jack", program=host.set_program,
+                     program_channel=1) as midi, host:
+        sender.send_message([0xB0, 7, 0])
+        assert _wait(lambda: host.mixer.mix == 0.0)
+        sender.send_message([0xB0, 11, 127])
+        assert _wait(lambda: host.mixer.gain == pytest.approx(10 ** (6 / 20)))
+        sender.send_message([0xB0, 64, 64])
+        assert _wait(lambda: host.mixer.bypass) and _wait(lambda: host.mixer.bypass_amount == 1.0)
+        sender.send_message([0xB0, 64, 63])
+        assert _wait(lambda: not host.mixer.bypass)
+        sender.send_message([0x99, 60, 100])
+        assert _wait(lambda: host.mixer.bypass)
+        sender.send_message([0x99, 60, 0])
+        assert _wait(lambda: not host.mixer.bypass)
+        sender.send_message([0xC1, 3])  # other channel: ignored
+        sender.send_message([0xC0, 9])  # no such program: ignored
+        sender.send_message([0xC0, 3])
+        assert _wait(lambda: host.bank.active == 1)
+        assert host.program_name == "synthetic-causal" and host.latency_samples == 2785
+        assert midi.events == 8
 
 
 def test_cc_changes_the_audio(host, sender, jack_io):
     """c = 0 (CC at 0) passes noise unchanged; after CC 127 (c = 1.5) the output differs."""
     noise = np.random.default_rng(3).normal(0, 0.3, (1, RATE // 2)).astype(np.float32)
-    latency = host.engine.latency_samples
+    latency = host.latency_samples
     io = jack_io(1)
     # MIDI first, as `cak live` does: rtmidi activates its JACK client without releasing the GIL,
     # which deadlocks against a running stream whose Python callback needs the GIL.
-    with MidiControl(CCMapping(cc=74), host.set_texture, port="knobs", api="jack"), host:
+    with MidiControl([CCMapping(cc=74)], host.setters(), port="knobs", api="jack"), host:
         io.connect()
         sender.send_message([0xB0, 74, 0])
         assert _wait(lambda: host.texture == 0.0)

@@ -1,0 +1,137 @@
+"""MIDI mapping files: which controllers and notes drive which targets, and which program
+numbers select which presets.
+
+::
+
+    {
+      "controls": [
+        {"target": "texture", "cc": 74, "channel": 1, "range": [0, 1.5], "curve": 2},
+        {"target": "texture", "cc": 1, "14bit": true},
+        {"target": "mix", "cc": 7},
+        {"target": "gain", "cc": 11, "range": [-40, 6]},
+        {"target": "bypass", "cc": 64},
+        {"target": "bypass", "note": 60, "channel": 10}
+      ],
+      "programs": {"0": "drums", "1": "melodic", "5": "my-preset.json"},
+      "program_channel": 1
+    }
+
+``target`` is ``texture`` (``c``), ``mix`` (wet share), ``gain`` (output gain in dB) or
+``bypass``; ``cc`` is a controller 0..127 (the MSB, 0..31, with ``"14bit": true``), ``note``
+a note 0..127 (bypass while held; bypass only); ``channel`` 1..16 (default: any); ``range`` the
+values at controller 0 and full scale (defaults: texture 0..1.5, mix 0..1, gain -60..6 dB);
+``curve`` the exponent on the controller position (default 1). A bypass CC switches on at 64.
+``programs`` maps Program Change numbers to shipped preset names or preset files (relative to
+the mapping file); ``program_channel`` limits Program Change to one channel (default: any).
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .midi import TARGETS, CCMapping
+
+CONTROL_FIELDS = {"target", "cc", "note", "channel", "range", "curve", "14bit"}
+
+
+class MidiMapError(ValueError):
+    """A mapping file that cannot be used; the message names the file, the field and the value."""
+
+
+@dataclass
+class MidiMap:
+    controls: list[CCMapping] = field(default_factory=list)
+    programs: dict[int, str] = field(default_factory=dict)
+    program_channel: int | None = None
+
+
+def load_midi_map(path: str | os.PathLike[str]) -> MidiMap:
+    """Read and validate a mapping file (see the module docstring)."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise MidiMapError(f"{path}: cannot read MIDI mapping file ({exc.strerror or exc})") from None
+    except ValueError as exc:
+        raise MidiMapError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise MidiMapError(f"{path}: expected an object with 'controls', 'programs' and 'program_channel'")
+    unknown = sorted(set(data) - {"controls", "programs", "program_channel"})
+    if unknown:
+        raise MidiMapError(f"{path}: unknown field {unknown[0]!r}; allowed: controls, programs, program_channel")
+    controls = data.get("controls", [])
+    if not isinstance(controls, list):
+        raise MidiMapError(f"{path}: field 'controls' must be a list of objects")
+    programs = data.get("programs", {})
+    if not isinstance(programs, dict):
+        raise MidiMapError(f"{path}: field 'programs' must be an object of program number: preset")
+    return MidiMap(controls=[_control(spec, f"{path}: controls[{i}]") for i, spec in enumerate(controls)],
+                   programs={_program_number(key, f"{path}: programs"): _preset_ref(value, path, key)
+                             for key, value in programs.items()},
+                   program_channel=_channel(data.get("program_channel"), f"{path}: program_channel"))
+
+
+def _control(spec: object, where: str) -> CCMapping:
+    if not isinstance(spec, dict):
+        raise MidiMapError(f"{where}: must be an object with 'target' and 'cc' or 'note'")
+    unknown = sorted(set(spec) - CONTROL_FIELDS)
+    if unknown:
+        raise MidiMapError(f"{where}: unknown field {unknown[0]!r}; allowed: {', '.join(sorted(CONTROL_FIELDS))}")
+    target = spec.get("target")
+    if target not in TARGETS:
+        raise MidiMapError(f"{where}.target: must be one of {', '.join(TARGETS)}, got {target!r}")
+    if ("cc" in spec) == ("note" in spec):
+        raise MidiMapError(f"{where}: give either 'cc' or 'note'")
+    if "note" in spec and target != "bypass":
+        raise MidiMapError(f"{where}.note: notes can only drive bypass, not {target}")
+    fine = spec.get("14bit", False)
+    if not isinstance(fine, bool):
+        raise MidiMapError(f"{where}.14bit: must be true or false, got {fine!r}")
+    low, high = TARGETS[target]
+    if "range" in spec:
+        value = spec["range"]
+        if not (isinstance(value, list) and len(value) == 2 and all(_is_number(v) for v in value)):
+            raise MidiMapError(f"{where}.range: must be two numbers [low, high], got {value!r}")
+        low, high = float(value[0]), float(value[1])
+    curve = spec.get("curve", 1.0)
+    if not _is_number(curve) or curve <= 0:
+        raise MidiMapError(f"{where}.curve: must be a positive number, got {curve!r}")
+    channel = _channel(spec.get("channel"), f"{where}.channel")
+    if "note" in spec:
+        return CCMapping(target=target, note=_byte(spec["note"], f"{where}.note", 127), channel=channel)
+    cc = _byte(spec["cc"], f"{where}.cc", 31 if fine else 127)
+    return CCMapping(cc=cc, channel=channel, low=low, high=high, curve=float(curve), fine=fine, target=target)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _byte(value: object, where: str, top: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= top:
+        raise MidiMapError(f"{where}: must be an integer 0..{top}, got {value!r}")
+    return value
+
+
+def _channel(value: object, where: str) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 16:
+        raise MidiMapError(f"{where}: must be a MIDI channel 1..16, got {value!r}")
+    return value
+
+
+def _program_number(key: str, where: str) -> int:
+    if not key.isdigit() or not 0 <= int(key) <= 127:
+        raise MidiMapError(f"{where}: keys must be program numbers 0..127, got {key!r}")
+    return int(key)
+
+
+def _preset_ref(value: object, path: Path, key: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise MidiMapError(f"{path}: programs.{key}: must be a preset name or a preset file, got {value!r}")
+    if value.endswith(".json") and not Path(value).is_absolute():
+        return str(path.parent / value)
+    return value
