@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from pathlib import Path
 
 from .engine import TEXTURE_RANGE
@@ -85,13 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("render", help="process audio files offline, through CAK or a whole chain",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
-                       description="Process an audio file, or every audio file in a folder tree, through CAK "
+                       description=textwrap.fill(
+                                   "Process an audio file, or every audio file in a folder tree, through CAK "
                                    "(--preset) or a chain of pedalboard plugins and CAK stages (--chain). Reads "
                                    "WAV, FLAC, AIFF, OGG and MP3; writes WAV, FLAC, AIFF, OGG or MP3 (from the "
                                    "output's extension). The output lines up with the input sample for sample "
                                    "and has the same length (the chain's latency is removed); --tail keeps "
                                    "reverb and delay tails. Files are streamed in blocks, written under a "
-                                   "temporary name and renamed when complete; the input is never touched.",
+                                   "temporary name and renamed when complete; the input is never touched.", 78),
                        epilog="chain file (JSON; TOML with [[stages]] works too):\n"
                               '  {"format": "cak-chain", "version": 1, "stages": [\n'
                               '    {"type": "HighpassFilter", "cutoff_frequency_hz": 80},\n'
