@@ -98,14 +98,16 @@ class JackServer:
 
     def xrun_report(self) -> dict[str, int]:
         """What jackd's log says so far: xruns it blamed on each client ("client = NAME was not
-        finished": that client's process callback overran the cycle) and xruns of its own timer
+        finished": that client's process callback overran the cycle; also counted per state as
+        ``NAME/Triggered``, never started, and ``NAME/Running``) and xruns of its own timer
         ("driver": the dummy driver woke up late, which a loaded or virtual machine causes with
         no client involved)."""
         fd = self._log.fileno()  # jackd shares this file's offset: read without moving it
         text = os.pread(fd, os.fstat(fd).st_size, 0).decode(errors="replace")
         report = {"driver": len(re.findall(r"JackTimedDriver::Process XRun", text))}
-        for client in re.findall(r"JackEngine::XRun: client = (.+?) was not finished", text):
-            report[client] = report.get(client, 0) + 1
+        for client, state in re.findall(r"JackEngine::XRun: client = (.+?) was not finished, state = (\w+)", text):
+            for key in (client, f"{client}/{state}"):  # Triggered: not scheduled yet; Running: still running
+                report[key] = report.get(key, 0) + 1
         return report
 
 
@@ -178,10 +180,10 @@ class PlayRecord:
 
     def _record(self, frames: int) -> None:
         self._continuous("record", self.recorder.last_frame_time, frames)
-        if self.t0 is not None:
+        t0 = self.t0  # read once: a new take may reset it meanwhile
+        if t0 is not None:
             for ch, port in enumerate(self.ins):
-                _overlap(self.recording[ch], self.recorder.last_frame_time - self.t0, port.get_array(),
-                         into_block=False)
+                _overlap(self.recording[ch], self.recorder.last_frame_time - t0, port.get_array(), into_block=False)
 
     def connect(self, client_prefix: str = "PortAudio") -> None:
         """Wire player -> host inputs and host outputs -> recorder, replacing auto-connections
