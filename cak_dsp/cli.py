@@ -196,7 +196,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "unused and programs switch the chain's first CAK stage")
     p.add_argument("--samplerate", "-r", type=int, default=None, help="sample rate (default: the device's)")
     p.add_argument("--blocksize", "-b", type=int, default=0, help="frames per callback; 0 = the driver's (default)")
-    p.add_argument("--latency", type=_latency, default="low", help="'low', 'high' or seconds (PortAudio's suggestion)")
+    p.add_argument("--latency", type=_latency, default="low",
+                   help="'low', 'high' or seconds (PortAudio's suggestion; the engine's own latency is --geometry)")
+    p.add_argument("--geometry", choices=("standard", "low-latency"), default="standard",
+                   help="frame geometry: 'standard' (default: the published frames, 58 ms at 44.1 kHz) or "
+                        "'low-latency' (same bins, asymmetric windows: 14.5 ms, 2.9 ms for a causal preset; "
+                        "the lowest latency the preset allows). 'cak preset show' lists both")
     p.add_argument("--mix", type=_unit, default=1.0, help="wet share 0..1 (default 1: wet only)")
     p.add_argument("--output-gain", type=float, default=0.0, help="output gain in dB (default 0)")
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds (default: Ctrl-C)")
@@ -370,6 +375,7 @@ def _cmd_live(args: argparse.Namespace) -> int:
         else next(iter(programs.values()))
     channels = args.channels or (len(args.input_channels) if args.input_channels else 2)
     config = LiveConfig(preset=start, texture=args.texture, mode=args.compat,
+                        geometry=args.geometry,
                         input_device=args.input_device, output_device=args.output_device,
                         channels=channels, samplerate=args.samplerate, blocksize=args.blocksize,
                         latency=args.latency, mix=args.mix, output_gain=10 ** (args.output_gain / 20),

@@ -6,6 +6,7 @@ so the recording is the host's output with no transport delay of its own.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -95,6 +96,34 @@ def test_round_trip_latency_at_identity(jack_server, jack_io, synthetic_preset, 
     assert recorded[0, measured + 3 * block + 3] == pytest.approx(0.5, abs=1e-6)
     recorded[0, measured + 3 * block + 3] = 0
     assert np.abs(recorded).max() < 1e-6, "c = 0 must be the identity"
+
+
+@pytest.mark.parametrize("causal", [False, True], ids=["look-ahead", "causal"])
+def test_low_latency_geometry_round_trip(jack_server, jack_io, synthetic_preset, causal):
+    """The low-latency geometry live: at c = 0 an impulse comes back exactly its (much shorter)
+    reported latency later, and the output equals the offline render in that geometry."""
+    preset = synthetic_preset
+    if causal:
+        weight = preset.weight.copy()
+        weight[:, 2] = 0.0
+        preset = replace(preset, weight=weight)
+    jack_server.set_period(64)
+    host = _host(preset, texture=0.0, channels=1, geometry="low-latency")
+    assert host.latency_samples < 700 and (host.latency_samples < 150) == causal
+    io = jack_io(1)
+    impulse = np.zeros((1, 199), np.float32)
+    impulse[0, 195] = 0.5
+    takes = []
+    with host:
+        io.connect()
+        for _ in range(3):
+            recorded = io.play(impulse, impulse.shape[1] + host.latency_samples + 128,
+                               host_samples=lambda: host.samples_processed)
+            takes.append(int(np.argmax(np.abs(recorded[0]))) - 195)
+    measured = sorted(takes)[1]
+    print(f"low-latency ({'causal' if causal else 'look-ahead'}): round trip {measured} samples, "
+          f"engine {host.latency_samples} + JACK ports {io.port_latency()}; takes {takes}")
+    assert measured == host.latency_samples + io.port_latency()
 
 
 def test_input_channels_pick_device_inputs(jack_server, jack_io, synthetic_preset):
