@@ -159,6 +159,7 @@ class LiveHost:
         self._tau_samples = max(config.smoothing_ms, 0.0) * 1e-3 * rate
         self.counters = np.zeros(6, np.int64)
         self.callback_ns = np.zeros(TIMING_SLOTS, np.int64)
+        self.callback_cpu_ns = np.zeros(TIMING_SLOTS, np.int64)
         self.block_frames = np.zeros(TIMING_SLOTS, np.int64)
         self._stream = None
         self._abandoned = None
@@ -241,6 +242,7 @@ class LiveHost:
     # -- the audio callback -------------------------------------------------------------------
     def _callback(self, indata: np.ndarray, outdata: np.ndarray, frames: int, _time, status) -> None:
         start = time.perf_counter_ns()
+        cpu_start = time.thread_time_ns()
         counters = self.counters
         if status:
             for slot, name in enumerate(_FLAGS, start=INPUT_UNDERFLOW):
@@ -261,6 +263,7 @@ class LiveHost:
         slot = counters[CALLBACKS] % TIMING_SLOTS
         self.block_frames[slot] = frames
         self.callback_ns[slot] = time.perf_counter_ns() - start
+        self.callback_cpu_ns[slot] = time.thread_time_ns() - cpu_start
         counters[CALLBACKS] += 1
         counters[SAMPLES] += frames
 
@@ -369,8 +372,13 @@ class LiveHost:
         return self.callback_ns[:n] * 1e-9, self.block_frames[:n] / self.samplerate
 
     def summary(self) -> dict:
-        """Callback statistics for the run: counts, xruns, time p50/p99/max and load p99."""
+        """Callback statistics for the run: counts, xruns, time p50/p99/max and load p99.
+
+        ``cpu_*`` are the callback thread's own CPU time (what the callback needed), beside the
+        wall time (which also counts the time the OS or a virtual machine kept the thread off a CPU).
+        """
         seconds, periods = self.callback_times()
+        cpu = self.callback_cpu_ns[:seconds.size] * 1e-9
         result = {"callbacks": int(self.counters[CALLBACKS]), "xruns": self.xruns,
                   **{name: int(self.counters[slot]) for slot, name in enumerate(_FLAGS, start=INPUT_UNDERFLOW)},
                   "latency_samples": self.total_latency_samples,
@@ -380,5 +388,8 @@ class LiveHost:
             result.update(callback_p50_ms=1e3 * p50, callback_p99_ms=1e3 * p99,
                           callback_max_ms=1e3 * seconds.max(),
                           load_p99=float(np.percentile(seconds / periods, 99)),
+                          cpu_p99_ms=1e3 * float(np.percentile(cpu, 99)), cpu_max_ms=1e3 * float(cpu.max()),
+                          cpu_load_max=float((cpu / periods).max()),
+                          cpu_over_period=int((cpu > periods).sum()),
                           block_frames=int(np.median(self.block_frames[:seconds.size])))
         return result
