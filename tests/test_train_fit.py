@@ -14,7 +14,8 @@ sf = pytest.importorskip("soundfile")
 from cak_dsp.preset import load_preset  # noqa: E402
 from train.cli import main  # noqa: E402
 from train.corpus import Corpus, prepare  # noqa: E402
-from train.fit import FitConfig, export_preset, fit, training_pairs  # noqa: E402
+from train.fit import FitConfig, Trainer, _batches, export_preset, fit, training_pairs  # noqa: E402
+from train.model import audit_stats  # noqa: E402
 
 SR = 44100
 TINY = FitConfig(epochs=2, batch_size=4, crop=(16, 16), n_critic=2, seed=5)
@@ -107,3 +108,23 @@ def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
 def test_full_spectrogram_option(tiny_corpus: Corpus) -> None:
     trainer = fit(tiny_corpus, FitConfig(epochs=1, batch_size=8, crop=None, n_critic=1), progress=False)
     assert np.isfinite(trainer.history["g_loss"][0])
+
+
+def test_audit_sees_the_input_segments_whole_spectrogram_not_the_crop() -> None:
+    """Each pair's audit statistics are those of its input segment's whole spectrogram (the published audit)."""
+    levels = np.array([0.2, 0.3, 0.5, 0.7], dtype=np.float32)
+    mags = np.repeat(levels[:, None, None], 40, axis=1).repeat(50, axis=2)
+    mags[:, 20:] *= 0.01  # bright lower half, nearly silent upper half: crop means vary, segment means do not
+    corpus = Corpus(Path("."), mags, np.array([0.2, 0.9, 0.4, 0.6]), {})
+    stats = np.stack([audit_stats(m) for m in mags]).astype(np.float32)
+    for x, _, _, _, batch_stats in _batches(corpus, FitConfig(batch_size=8, crop=(16, 16)), 0, stats):
+        values = np.concatenate([levels, 0.01 * levels])
+        segment = [int(np.argmin(np.abs(values - x_i.max()))) % 4 for x_i in x]
+        assert batch_stats[:, 0, 2, 2] == pytest.approx(mags[segment].mean(axis=(1, 2)), rel=1e-5)
+    trainer = Trainer(FitConfig(batch_size=2, crop=(16, 16), n_critic=1, lr=0.0), torch.device("cpu"))
+    x = torch.full((2, 1, 16, 16), 0.7)  # bright crops of a segment whose whole spectrogram is half silent
+    c = torch.tensor([0.0, 0.0])
+    metrics = trainer.step(x, x, c, torch.rand(1, 2), torch.from_numpy(stats[[3, 3]]))
+    whole = trainer.critic.violation(trainer.generator(torch.from_numpy(mags[3:4, None]), c[:1])[0], c[:1]).item()
+    assert metrics["violations"] == pytest.approx(whole, rel=1e-3)
+    assert abs(metrics["violations"] - trainer.critic.violation(x, c).mean().item()) > 1e-3

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -12,9 +13,11 @@ from train.model import (  # noqa: E402
     Critic,
     Generator,
     SharedDetector,
+    audit_stats,
     critic_loss,
     generator_loss,
     gradient_penalty,
+    shift_means,
     temperature,
 )
 
@@ -69,6 +72,47 @@ def test_audit_violation_uses_shared_detector() -> None:
     assert critic.detector is detector
     v = critic.violation(torch.rand(2, 1, 8, 8), torch.tensor([0.25, 1.0]))
     assert v.tolist() == pytest.approx([0.0, 0.75], abs=1e-7)
+
+
+def test_shift_means_by_hand() -> None:
+    x = torch.arange(12.0).reshape(3, 4).numpy()
+    table = shift_means(x)
+    assert table[2, 2] == pytest.approx(x.mean())
+    assert table[3, 2] == pytest.approx(x[1:].sum() / 12)  # x[p + (1, 0)]: rows 1.. are read, row 0 never
+    assert table[0, 4] == pytest.approx(x[:1, 2:].sum() / 12)  # shift (-2, +2): row 0, columns 2..3
+    valid = audit_stats(x)[1]
+    assert valid[2, 2] == 1.0 and valid[0, 4] == pytest.approx((1 / 3) * (2 / 4))
+
+
+@pytest.mark.parametrize("fixed_fake", [False, True])
+def test_spectrogram_audit_equals_the_audit_of_the_whole_fake(fixed_fake: bool) -> None:
+    torch.manual_seed(1)
+    detector = SharedDetector()
+    with torch.no_grad():
+        detector.conv.weight.add_(0.05)
+        detector.conv.bias.fill_(-0.03)
+    generator, critic = Generator(detector), Critic(detector)
+    generator.set_epoch(9)
+    x, c = torch.rand(3, 1, 120, 160) ** 3, torch.tensor([0.0, 0.45, 0.9])
+    fake, _ = generator(x, c)
+    stats = torch.from_numpy(np.stack([audit_stats(s[0].numpy()) for s in x])).float()
+    whole = critic.spectrogram_violation(stats, generator.cak.amount(c), c, fixed_fake=fixed_fake)
+    assert torch.allclose(whole, critic.violation(fake, c), rtol=2e-3, atol=1e-6)
+
+
+def test_spectrogram_audit_gradients() -> None:
+    detector = detector_with([[0.1] * 3] * 3, 0.0)
+    generator, critic = Generator(detector), Critic(detector)
+    stats = torch.from_numpy(audit_stats(np.full((50, 50), 0.5))[None]).float()
+    c = torch.tensor([1.0])
+    amount = generator.cak.amount(c)
+    critic.spectrogram_violation(stats, amount, c, fixed_fake=True).sum().backward()
+    assert generator.cak.scale.grad is None  # the critic's audit treats the fake as given
+    fixed = detector.conv.bias.grad.clone()
+    detector.zero_grad()
+    critic.spectrogram_violation(stats, generator.cak.amount(c), c, fixed_fake=False).sum().backward()
+    assert generator.cak.scale.grad is not None and fixed.item() == -1.0  # mean(D(fake)) ~ 0.5 < c = 1
+    assert detector.conv.bias.grad.item() < fixed.item()  # the generator also sees D inside its own fake
 
 
 def test_critic_loss_terms() -> None:

@@ -12,7 +12,7 @@ import torch
 from cak_dsp.preset import PresetError
 
 from .corpus import LABEL_MODES, CorpusError, load_corpus, prepare
-from .fit import FitConfig, FitError, code_version, export_preset, fit
+from .fit import AUDITS, FitConfig, FitError, code_version, export_preset, fit
 from .plot import plot_history
 
 PROG = "cak train"
@@ -71,6 +71,9 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--crop", type=_crop, default=(32, 32), metavar="BINSxFRAMES|full",
                    help="random crop size, or 'full' for whole spectrograms as published (default 32x32)")
     f.add_argument("--anneal-epochs", type=int, default=5, help="epochs of the 2 -> 20 temperature ramp (default 5)")
+    f.add_argument("--audit", choices=AUDITS, default="spectrogram",
+                   help="where the audit V = |mean(D(fake)) - c| takes its mean: each pair's whole spectrogram, "
+                        "as published (default), or only the crop (the recipe before 'spectrogram' existed)")
     f.add_argument("--causal", action="store_true", help="hold the kernel's future-time column at zero (no look-ahead)")
     f.add_argument("--seed", type=int, default=0, help="seed for initialization, pairing order and crops (default 0)")
     f.add_argument("--checkpoint", type=Path, metavar="PATH",
@@ -105,7 +108,7 @@ def _fit(args: argparse.Namespace, argv: list[str]) -> int:
     corpus = load_corpus(args.corpus)
     name = args.name or args.output.stem
     config = FitConfig(epochs=args.epochs, batch_size=args.batch_size, crop=args.crop, causal=args.causal,
-                       seed=args.seed, anneal_epochs=args.anneal_epochs)
+                       seed=args.seed, anneal_epochs=args.anneal_epochs, audit=args.audit)
     if args.device == "cuda" and not torch.cuda.is_available():
         raise FitError("--device cuda: no CUDA device is available (use --device cpu or auto)")
     device = None if args.device == "auto" else torch.device(args.device)
@@ -124,6 +127,7 @@ def _fit(args: argparse.Namespace, argv: list[str]) -> int:
         "final_losses": {k: v[-1] for k, v in trainer.history.items() if v},
         "seed": config.seed,
         "crop": "full" if config.crop is None else f"{config.crop[0]}x{config.crop[1]}",
+        "audit": config.audit,
         "batch_size": config.batch_size,
         "causal": config.causal,
         "device": str(trainer.device),

@@ -5,6 +5,7 @@ Module and attribute names mirror the published checkpoint's state-dict layout
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -74,6 +75,10 @@ class SoftGateCAK(nn.Module):
     def gate(self, c: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid((c - self.threshold) * self.temperature)
 
+    def amount(self, c: torch.Tensor) -> torch.Tensor:
+        """``c * sigmoid((c - tau) * T) * s``: how much of ``D(x)`` is added, same shape as ``c``."""
+        return c * self.gate(c) * self.scale
+
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         patterns = self.detector(x)
         c = c.reshape(-1, 1, 1, 1)
@@ -121,6 +126,51 @@ class Critic(nn.Module):
     def violation(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         """Audit violation ``|mean(D(x)) - c|`` per example, shape (batch,)."""
         return (self.detector(x).mean(dim=(1, 2, 3)) - c.reshape(-1)).abs()
+
+    def spectrogram_violation(
+        self, stats: torch.Tensor, amount: torch.Tensor, c: torch.Tensor, fixed_fake: bool
+    ) -> torch.Tensor:
+        """``|mean(D(fake)) - c|`` over the WHOLE spectrogram of ``fake = x + amount * D(x)``, shape (batch,).
+
+        ``stats`` is :func:`audit_stats` of each input spectrogram (batch, 2, 5, 5), so the audit sees what
+        the published full-spectrogram recipe's audit sees even when the other terms train on crops.
+        ``fixed_fake`` treats the fake as a constant (the critic's step: only the outer ``D`` learns).
+        """
+        w, b = self.detector.kernel()[0, 0], self.detector.conv.bias[0]
+        wi, bi, a = (w.detach(), b.detach(), amount.detach()) if fixed_fake else (w, b, amount)
+        shifted, valid = stats[:, 0], stats[:, 1, 1:4, 1:4]
+        inner = F.conv2d(shifted[:, None], wi[None, None])[:, 0] + bi * valid
+        fake = shifted[:, 1:4, 1:4] + a.reshape(-1, 1, 1) * inner
+        return ((w * fake).sum(dim=(1, 2)) + b - c.reshape(-1)).abs()
+
+
+def shift_means(spectrogram: np.ndarray) -> np.ndarray:
+    """``table[2 + df, 2 + dt] = mean_p x[p + (df, dt)]`` over all positions of a (bins, frames) array, zero outside.
+
+    Shifts of -2..2 bins and frames, shape (5, 5), float64. The mean of a 3x3 correlation of ``x``, and of two
+    in a row (up to the one-cell border), is a linear form in these numbers.
+    """
+    x = np.asarray(spectrogram, dtype=np.float64)
+    bins, frames = x.shape
+    rows, cols = x.sum(axis=1), x.sum(axis=0)
+    total = rows.sum()
+    table = np.empty((5, 5))
+    for i, df in enumerate(range(-2, 3)):
+        r0, r1 = max(0, df), bins + min(0, df)
+        for j, dt in enumerate(range(-2, 3)):
+            c0, c1 = max(0, dt), frames + min(0, dt)
+            kept = total - rows[:r0].sum() - rows[r1:].sum() - cols[:c0].sum() - cols[c1:].sum()
+            kept += x[:r0, :c0].sum() + x[:r0, c1:].sum() + x[r1:, :c0].sum() + x[r1:, c1:].sum()
+            table[i, j] = kept / x.size
+    return table
+
+
+def audit_stats(spectrogram: np.ndarray) -> np.ndarray:
+    """The audit's view of one spectrogram: its ``shift_means`` and those of an all-ones array its size, (2, 5, 5)."""
+    bins, frames = spectrogram.shape
+    shifts = np.arange(-2, 3)
+    valid = np.outer(1 - np.abs(shifts) / bins, 1 - np.abs(shifts) / frames)
+    return np.stack([shift_means(spectrogram), valid])
 
 
 def gradient_penalty(critic: Critic, real: torch.Tensor, fake: torch.Tensor, mix: torch.Tensor) -> torch.Tensor:
