@@ -17,6 +17,7 @@ from train.corpus import (  # noqa: E402
     load_segment,
     normalize,
     prepare,
+    scale_labels,
     spectral_flatness,
     stft_magnitude,
 )
@@ -76,6 +77,26 @@ def test_flatness_labels_order_tonal_below_noisy(tmp_path: Path) -> None:
     labels = dict(zip(corpus.meta["sources"], corpus.labels))
     assert labels["b_noise.flac"] == pytest.approx(1.0) and labels["a_sine.wav"] < 0.2
     assert min(corpus.labels) == pytest.approx(0.1)
+
+
+def test_label_scales() -> None:
+    values = np.array([3.0, 4.0, 5.0, 18.0])  # one outlier: min-max crowds the rest near the bottom
+    assert scale_labels(values) == pytest.approx([0.1, 0.1 + 0.9 / 15, 0.1 + 1.8 / 15, 1.0])
+    assert scale_labels(values, "rank") == pytest.approx([0.1, 0.4, 0.7, 1.0])
+    assert scale_labels(np.array([2.0, 1.0, 2.0]), "rank") == pytest.approx([1.0, 0.1, 1.0])
+    assert scale_labels(np.full(3, 5.0), "rank") == pytest.approx([0.55] * 3)
+    with pytest.raises(CorpusError, match="unknown label scale"):
+        scale_labels(values, "log")
+
+
+def test_rank_scaled_flatness_labels_are_evenly_spread(tmp_path: Path) -> None:
+    write_material(tmp_path / "audio")
+    corpus = prepare(tmp_path / "audio", tmp_path / "corpus", labels="flatness", label_scale="rank", seconds=1.0,
+                     fade=0.1, log=io.StringIO(), progress=False)
+    labels = dict(zip(corpus.meta["sources"], corpus.labels))
+    assert sorted(corpus.labels) == pytest.approx([0.1, 0.55, 1.0])
+    assert labels["b_noise.flac"] == pytest.approx(1.0)  # the noisiest, whatever the gap to the tonal two
+    assert corpus.meta["label_scale"] == "rank"
 
 
 def test_flatness_of_white_noise_is_high() -> None:

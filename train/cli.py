@@ -11,7 +11,7 @@ import torch
 
 from cak_dsp.preset import PresetError
 
-from .corpus import LABEL_MODES, CorpusError, load_corpus, prepare
+from .corpus import LABEL_MODES, LABEL_SCALES, CorpusError, load_corpus, prepare
 from .fit import AUDITS, FitConfig, FitError, code_version, export_preset, fit
 from .plot import plot_history
 
@@ -50,6 +50,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="texture label per segment: 'random' uniform 0.1..1.0 (seeded, as published), 'flatness' "
                         "(spectral flatness: tonal -> noisy) or 'onsets' (onset density: sparse -> busy), both "
                         "scaled to 0.1..1.0 (default: random)")
+    p.add_argument("--label-scale", choices=LABEL_SCALES, default="minmax",
+                   help="how measured descriptors map to 0.1..1.0: 'minmax' (linear; outliers crowd the rest "
+                        "together, so low -> high pairs can fall under the gate at c = 0.3) or 'rank' (evenly "
+                        "spread, like random labels) (default minmax)")
     p.add_argument("--seed", type=int, default=0, help="seed for random labels (default 0)")
     p.add_argument("--seconds", type=float, default=15.0, help="segment length in seconds (default 15)")
     p.add_argument("--fade", type=float, default=2.0, help="fade-in/out length in seconds (default 2)")
@@ -93,8 +97,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _prepare(args: argparse.Namespace) -> int:
-    corpus = prepare(args.audio_dir, args.output, labels=args.labels, seed=args.seed, seconds=args.seconds,
-                     fade=args.fade, sample_rate=args.sample_rate, description=args.description,
+    corpus = prepare(args.audio_dir, args.output, labels=args.labels, label_scale=args.label_scale, seed=args.seed,
+                     seconds=args.seconds, fade=args.fade, sample_rate=args.sample_rate, description=args.description,
                      progress=not args.quiet)
     meta = corpus.meta
     print(f"{args.output}: {meta['shape'][0]} segments ({meta['skipped']} skipped), labels {meta['label_mode']}, "

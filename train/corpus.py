@@ -19,12 +19,14 @@ import soundfile as sf
 import torch
 from numpy.lib.format import open_memmap
 from scipy.signal import resample_poly
+from scipy.stats import rankdata
 from tqdm import tqdm
 
 from cak_dsp.atomic import write_text_atomic
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".aif", ".aiff", ".ogg", ".mp3"}
 LABEL_MODES = ("random", "flatness", "onsets")
+LABEL_SCALES = ("minmax", "rank")
 PERCENTILES = (0.01, 99.99)
 HIST_BINS = 1 << 18
 SILENCE_DB = -60.0
@@ -116,8 +118,16 @@ def onset_density(magnitude: np.ndarray, sample_rate: int, hop: int, alpha: floa
     return float(peak.sum() / (active.sum() * hop / sample_rate))
 
 
-def scale_labels(values: np.ndarray) -> np.ndarray:
-    """Min-max scale descriptor values to 0.1..1.0 (all 0.55 when they are all equal)."""
+def scale_labels(values: np.ndarray, scale: str = "minmax") -> np.ndarray:
+    """Descriptor values mapped to 0.1..1.0 (all 0.55 when they are all equal).
+
+    ``minmax``: linearly, so a few outliers crowd the rest together. ``rank``: by rank (ties share their mean
+    rank), evenly spread like the published random labels, so low -> high pairs keep ``c`` above the gate.
+    """
+    if scale not in LABEL_SCALES:
+        raise CorpusError(f"unknown label scale {scale!r}; choose one of {', '.join(LABEL_SCALES)}")
+    if scale == "rank":
+        values = rankdata(values)
     span = values.max() - values.min()
     if span <= 0:
         return np.full(values.shape, 0.55)
@@ -155,6 +165,7 @@ def prepare(
     out_dir: str | Path,
     *,
     labels: str = "random",
+    label_scale: str = "minmax",
     seed: int = 0,
     seconds: float = 15.0,
     fade: float = 2.0,
@@ -170,6 +181,8 @@ def prepare(
     """Build a corpus folder from every audio file under ``audio_dir``; unreadable files are reported and skipped."""
     if labels not in LABEL_MODES:
         raise CorpusError(f"unknown label mode {labels!r}; choose one of {', '.join(LABEL_MODES)}")
+    if label_scale not in LABEL_SCALES:
+        raise CorpusError(f"unknown label scale {label_scale!r}; choose one of {', '.join(LABEL_SCALES)}")
     audio_dir, out_dir = Path(audio_dir), Path(out_dir)
     files = find_audio(audio_dir)
     if not files:
@@ -212,7 +225,7 @@ def prepare(
         raw = None
     else:
         raw = np.array(descriptors)
-        values = scale_labels(raw)
+        values = scale_labels(raw, label_scale)
     label_list = [float(v) for v in values]
     meta = {
         "format": "cak-corpus",
@@ -224,6 +237,7 @@ def prepare(
         "labels": label_list,
         "label_mode": labels,
         "label_raw": None if raw is None else [float(v) for v in raw],
+        "label_scale": None if raw is None else label_scale,
         "seed": seed,
         "segment_seconds": seconds,
         "fade_seconds": fade,
