@@ -26,6 +26,7 @@ from pathlib import Path
 
 from .automation import Automation
 from .chain import Chain
+from .errors import first_line
 from .file_render import READ_FORMATS, render_file
 from .stages import Cak
 
@@ -94,7 +95,7 @@ def render_one(job: RenderJob, src: str, dst: str) -> FileResult:
         report = render_file(src, dst, chain, texture=texture, tail=job.tail, sample_rate=job.sample_rate,
                              bit_depth=job.bit_depth, force=job.force)
     except Exception as exc:  # noqa: BLE001 - one bad file must never stop the batch
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        message = first_line(exc)
         if src not in message:
             message = f"{src}: {message}"
         return FileResult(src, dst, message, seconds=time.perf_counter() - start)

@@ -28,6 +28,7 @@ import os
 from pathlib import Path
 
 from .chain import Chain
+from .errors import first_line
 from .geometry import GEOMETRIES
 from .normalization import MODES
 from .preset import PresetError
@@ -127,7 +128,7 @@ def _builtin_plugin(name: str, fields: dict, base_dir: Path, where: str):
         raise ChainError(f"{where}: {name} needs other arguments than a chain file gives "
                          f"(parameters: {', '.join(_parameters(cls))})") from None
     except (RuntimeError, ValueError, OSError) as exc:
-        raise ChainError(f"{where}: {name}: {_first_line(exc)}") from None
+        raise ChainError(f"{where}: {name}: {first_line(exc)}") from None
     for key, value in fields.items():
         if key.endswith("filename"):
             continue
@@ -136,7 +137,7 @@ def _builtin_plugin(name: str, fields: dict, base_dir: Path, where: str):
         except TypeError:
             raise ChainError(f"{where}: {name} parameter {key!r} cannot be {value!r} (expected a number)") from None
         except ValueError as exc:
-            raise ChainError(f"{where}: {name} parameter {key!r} cannot be {value!r} ({_first_line(exc)})") from None
+            raise ChainError(f"{where}: {name} parameter {key!r} cannot be {value!r} ({first_line(exc)})") from None
     return plugin
 
 
@@ -156,7 +157,7 @@ def _external_plugin(fields: dict, base_dir: Path, where: str):
     try:
         return pedalboard.load_plugin(str(path), parameter_values=parameters, plugin_name=fields.get("plugin_name"))
     except (ImportError, RuntimeError, ValueError, AttributeError) as exc:
-        raise ChainError(f"{where}: cannot load plugin {path} ({_first_line(exc)})") from None
+        raise ChainError(f"{where}: cannot load plugin {path} ({first_line(exc)})") from None
 
 
 def _check_fields(fields: dict, allowed: set[str], where: str) -> None:
@@ -168,7 +169,3 @@ def _check_fields(fields: dict, allowed: set[str], where: str) -> None:
 def _parameters(cls: type) -> list[str]:
     return sorted(k for k in dir(cls) if not k.startswith("_") and isinstance(getattr(cls, k), property)
                   and k not in ("is_effect", "is_instrument"))
-
-
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

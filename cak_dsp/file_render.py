@@ -19,6 +19,7 @@ import numpy as np
 from .atomic import atomic_path
 from .automation import Automation
 from .chain import Chain
+from .errors import first_line
 
 BLOCK = 1 << 15
 READ_FORMATS = (".aif", ".aiff", ".flac", ".mp3", ".ogg", ".wav")
@@ -76,7 +77,7 @@ def render_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], chain:
     try:
         source = AudioFile(str(src))
     except (ValueError, RuntimeError, OSError) as exc:
-        raise ValueError(f"{src}: cannot read audio ({_first_line(exc)})") from None
+        raise ValueError(f"{src}: cannot read audio ({first_line(exc)})") from None
     with source:
         if source.frames == 0:
             raise ValueError(f"{src}: empty audio file (0 samples)")
@@ -111,12 +112,7 @@ def _blocks(reader, src: Path) -> Iterator[np.ndarray]:
         try:
             block = reader.read(BLOCK)
         except (ValueError, RuntimeError, OSError) as exc:
-            raise ValueError(f"{src}: cannot read audio ({_first_line(exc)})") from None
+            raise ValueError(f"{src}: cannot read audio ({first_line(exc)})") from None
         if block.shape[1] == 0:
             return
         yield block
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
