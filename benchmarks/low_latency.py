@@ -19,14 +19,18 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from cak_dsp import CakEngine, Preset, render
-from cak_dsp.geometry import make_geometry
-from cak_dsp.presets import resolve_preset, shipped_presets
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from engine_speed import DEFAULT_OUT, DEFAULT_REFERENCE, print_table  # noqa: E402
+
+from cak_dsp import CakEngine, Preset, render  # noqa: E402
+from cak_dsp.geometry import make_geometry  # noqa: E402
+from cak_dsp.presets import resolve_preset, shipped_presets  # noqa: E402
 
 SR = 44100
 RATES = (44100, 48000)
@@ -35,8 +39,6 @@ BLOCK = 64
 CHANNELS = 2
 TARGET_SHARE = 0.10
 LSD_FLOOR_DB = -60.0
-DEFAULT_REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
-DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 DRUMKITS = Path("/usr/share/hydrogen/data/drumkits")
 SPEECH = Path("/usr/share/sounds/alsa")
 SPEECH_FILES = ("Front_Center.wav", "Front_Left.wav", "Rear_Right.wav", "Side_Left.wav")
@@ -187,16 +189,6 @@ def time_streams(preset: Preset, seconds: float, repeats: int, texture: float) -
 
 
 # -- output ---------------------------------------------------------------------------------
-def print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    line = "  ".join("-" * w for w in widths)
-    print(f"\n{title}\n{line}")
-    for row in [header, *rows]:
-        print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
-        if row is header:
-            print(line)
-
-
 def plot(speed: dict[str, dict], fid: dict[str, dict[str, dict[str, float]]], path: Path) -> None:
     import matplotlib
 
