@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .engine import TEXTURE_RANGE, CakEngine
+from .engine import CakEngine
 from .preset import Preset
 
 PROBE_SECONDS = 1.0
@@ -44,14 +44,11 @@ class Cak:
             from .presets import resolve_preset
 
             preset = resolve_preset(str(preset))
-        lo, hi = TEXTURE_RANGE
-        if not lo <= float(texture) <= hi:
-            raise ValueError(f"texture must be between {lo} and {hi}, got {texture}")
         self.preset = preset
         self.mode = mode
         self.geometry = geometry
         self.engine = CakEngine(preset, mode=mode, geometry=geometry)
-        self.engine.texture = float(texture)
+        self.engine.texture = texture  # the engine checks the range
 
     def __repr__(self) -> str:
         return f"Cak(preset={self.preset.name!r}, texture={self.texture:g}, mode={self.mode!r})"
