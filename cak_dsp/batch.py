@@ -49,6 +49,11 @@ class RenderJob:
     bit_depth: int | None = None
     force: bool = False
 
+    @property
+    def knob(self) -> float | Automation | None:
+        """What moves every CAK stage: the automation, else the texture (None: each stage's own)."""
+        return self.automation if self.automation is not None else self.texture
+
     def build_chain(self) -> Chain:
         """The chain this job runs (chain file, or a single CAK stage)."""
         if self.chain_file is not None:
@@ -91,8 +96,7 @@ def render_one(job: RenderJob, src: str, dst: str) -> FileResult:
     try:
         chain = _chain_for(job)
         Path(dst).parent.mkdir(parents=True, exist_ok=True)
-        texture = job.automation if job.automation is not None else job.texture
-        report = render_file(src, dst, chain, texture=texture, tail=job.tail, sample_rate=job.sample_rate,
+        report = render_file(src, dst, chain, texture=job.knob, tail=job.tail, sample_rate=job.sample_rate,
                              bit_depth=job.bit_depth, force=job.force)
     except Exception as exc:  # noqa: BLE001 - one bad file must never stop the batch
         message = first_line(exc)

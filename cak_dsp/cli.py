@@ -269,7 +269,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"{args.input}: no such input file or folder")
     chain = job.build_chain()
     with tqdm(unit="sample", unit_scale=True, desc=args.input.name, disable=args.quiet, leave=False) as bar:
-        report = render_file(args.input, args.output, chain, texture=job.automation or job.texture, tail=job.tail,
+        report = render_file(args.input, args.output, chain, texture=job.knob, tail=job.tail,
                              sample_rate=job.sample_rate, bit_depth=job.bit_depth, force=job.force,
                              progress=bar.update, on_length=lambda n: setattr(bar, "total", n))
     source = f"chain {args.chain}" if args.chain else f"preset '{chain.cak_stages[0].preset.name}'"
