@@ -389,6 +389,7 @@ class LiveHost:
                           callback_max_ms=1e3 * seconds.max(),
                           load_p99=float(np.percentile(seconds / periods, 99)),
                           cpu_p99_ms=1e3 * float(np.percentile(cpu, 99)), cpu_max_ms=1e3 * float(cpu.max()),
+                          cpu_load_p999=float(np.percentile(cpu / periods, 99.9)),
                           cpu_load_max=float((cpu / periods).max()),
                           cpu_over_period=int((cpu > periods).sum()),
                           block_frames=int(np.median(self.block_frames[:seconds.size])))
