@@ -7,7 +7,8 @@ from .geometry import FrameGeometry, standard_geometry
 from .preset import Preset, PresetError, load_preset
 from .file_render import render_file
 from .render import render
-from .stages import Cak, PluginStage
+from .cak_stage import Cak
+from .plugin_stage import PluginStage
 
 __all__ = [
     "Cak", "CakEngine", "Chain", "ChainError", "FrameGeometry", "PluginStage", "Preset", "PresetError",

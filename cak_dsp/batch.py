@@ -28,7 +28,7 @@ from .automation import Automation
 from .chain import Chain
 from .errors import first_line
 from .file_render import READ_FORMATS, render_file
-from .stages import Cak
+from .cak_stage import Cak
 
 _OUTPUT_SUFFIX = {".aif": ".aiff"}
 _local = threading.local()

@@ -25,7 +25,8 @@ import numpy as np
 
 from .preset import Preset
 from .render import texture_curve
-from .stages import Cak, PluginStage
+from .cak_stage import Cak
+from .plugin_stage import PluginStage
 
 CHUNK = 1 << 14
 

@@ -32,7 +32,7 @@ from .errors import first_line
 from .geometry import GEOMETRIES
 from .normalization import MODES
 from .preset import PresetError
-from .stages import Cak
+from .cak_stage import Cak
 
 FORMAT = "cak-chain"
 VERSION = 1

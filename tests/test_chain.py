@@ -9,7 +9,7 @@ import pytest
 from pedalboard import Compressor, Delay, HighpassFilter, MP3Compressor, PitchShift, Resample, Reverb
 
 from cak_dsp import Cak, Chain, ChainError, Preset, load_chain, render
-from cak_dsp.stages import StageError
+from cak_dsp.plugin_stage import StageError
 
 RATE = 44100
 

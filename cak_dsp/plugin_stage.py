@@ -1,93 +1,24 @@
-"""The two kinds of chain stage, both speaking the engine's streaming language.
+"""A pedalboard plugin as a chain stage, streamed block by block with a fixed latency.
 
-Every stage has ``prepare(sample_rate, max_block, channels)``, ``process(block, out)`` (same
-number of samples out as in, delayed by ``latency_samples``), ``flush()`` (everything still
-inside once the input has ended) and ``reset()``.
-
-- :class:`Cak` is the CAK effect. On its own it is also a pedalboard-style effect:
-  ``Cak("drums", texture=0.8)(audio, sample_rate)`` returns the aligned float32 render.
-- :class:`PluginStage` runs any pedalboard plugin (a built-in such as ``HighpassFilter`` or a
-  VST3/AU from ``load_plugin``) block by block with ``reset=False``, so its state carries
-  across blocks. pedalboard hands back a latency-reporting plugin's output already aligned,
-  but holds samples back until they are ready; the stage primes a FIFO with the largest
-  hold-back measured in ``prepare`` so that every block comes out full and the stage has a
-  fixed latency, as a host needs. pedalboard re-prepares a plugin (and loses its state)
-  whenever a block is longer than any since its last reset, so after every reset the stage
-  runs one silent block of ``max_block`` samples through it and discards what comes out:
-  then blocks of any size up to ``max_block`` give the same result as one long call.
+:class:`PluginStage` runs any pedalboard plugin (a built-in such as ``HighpassFilter`` or a
+VST3/AU from ``load_plugin``) block by block with ``reset=False``, so its state carries
+across blocks. pedalboard hands back a latency-reporting plugin's output already aligned,
+but holds samples back until they are ready; the stage primes a FIFO with the largest
+hold-back measured in ``prepare`` so that every block comes out full and the stage has a
+fixed latency, as a host needs. pedalboard re-prepares a plugin (and loses its state)
+whenever a block is longer than any since its last reset, so after every reset the stage
+runs one silent block of ``max_block`` samples through it and discards what comes out:
+then blocks of any size up to ``max_block`` give the same result as one long call.
 """
 from __future__ import annotations
 
 import numpy as np
-
-from .engine import CakEngine
-from .preset import Preset
 
 PROBE_SECONDS = 1.0
 
 
 class StageError(ValueError):
     """A stage that cannot run in a stream (one line, naming the stage)."""
-
-
-class Cak:
-    """The CAK effect: a pedalboard-style callable and a streaming chain stage.
-
-    ``preset`` is a :class:`Preset`, a preset file or a shipped preset name; ``texture`` is the
-    amount ``c`` (0 is the identity); ``mode`` is ``"transparent"`` or ``"reference"``;
-    ``geometry`` is ``"standard"`` or ``"low-latency"`` (see :mod:`cak_dsp.geometry`).
-    """
-
-    def __init__(self, preset: Preset | str = "drums", texture: float = 0.8, mode: str = "transparent",
-                 geometry: str = "standard") -> None:
-        if not isinstance(preset, Preset):
-            from .presets import resolve_preset
-
-            preset = resolve_preset(str(preset))
-        self.preset = preset
-        self.mode = mode
-        self.geometry = geometry
-        self.engine = CakEngine(preset, mode=mode, geometry=geometry)
-        self.engine.texture = texture  # the engine checks the range
-
-    def __repr__(self) -> str:
-        return f"Cak(preset={self.preset.name!r}, texture={self.texture:g}, mode={self.mode!r})"
-
-    def __call__(self, audio: np.ndarray, sample_rate: float) -> np.ndarray:
-        """Render ``audio`` (channels, samples) offline; float32, aligned, same length."""
-        from .render import render
-
-        return render(audio, int(sample_rate), self.preset, self.texture, self.mode, geometry=self.geometry)
-
-    @property
-    def texture(self) -> float:
-        """The texture ``c`` (safe to set from any thread; read once per frame)."""
-        return self.engine.texture
-
-    @texture.setter
-    def texture(self, value: float) -> None:
-        self.engine.texture = value
-
-    @property
-    def latency_samples(self) -> int:
-        return self.engine.latency_samples
-
-    def prepare(self, sample_rate: int, max_block: int, channels: int) -> None:
-        self.engine.prepare(sample_rate, max_block, channels)
-
-    def process(self, block: np.ndarray, out: np.ndarray, texture: np.ndarray | None = None) -> np.ndarray:
-        """Process ``block`` into ``out`` (may be the same array); ``texture`` is an optional
-        per-sample curve (offline automation) that overrides the knob for this block."""
-        if texture is None:
-            return self.engine.process(block, out=out)
-        out[...] = self.engine.process_automated(block, texture)
-        return out
-
-    def flush(self) -> np.ndarray:
-        return self.engine.flush()
-
-    def reset(self) -> None:
-        self.engine.reset()
 
 
 class PluginStage:
