@@ -33,5 +33,6 @@ def test_every_package_folder_is_listed(setuptools_config: dict) -> None:
 def test_every_shipped_file_is_package_data(setuptools_config: dict) -> None:
     patterns = setuptools_config["package-data"]["cak_presets"]
     files = [p.name for p in (ROOT / "presets").iterdir() if p.is_file() and p.suffix != ".py"]
+    assert "published.json" in files and "LICENSE-published.txt" in files
     missing = [f for f in files if not any(fnmatch.fnmatch(f, pattern) for pattern in patterns)]
     assert not missing, f"not in the wheel: {missing}"
