@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from cak_dsp import load_chain
@@ -11,6 +12,8 @@ from cak_dsp.cli import main
 from realtime.stream import LiveConfig, LiveHost
 from .jack_harness import RATE
 from .test_live_stream import _signal
+
+pytestmark = pytest.mark.live
 
 TEXTURE = 1.2
 

@@ -16,6 +16,8 @@ from realtime.midi import CCMapping, MidiControl, MidiError, list_ports
 from realtime.stream import LiveConfig, LiveHost
 from .jack_harness import RATE
 
+pytestmark = pytest.mark.live
+
 
 def _wait(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
     end = time.monotonic() + timeout

@@ -16,6 +16,8 @@ from realtime.devices import LiveError
 from realtime.stream import LiveConfig, LiveHost
 from .jack_harness import RATE
 
+pytestmark = pytest.mark.live
+
 SECONDS = 1.5
 
 

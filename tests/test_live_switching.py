@@ -16,6 +16,8 @@ from realtime.stream import LiveConfig, LiveHost
 from .jack_harness import RATE, PlayRecord
 from .test_live_stream import _signal
 
+pytestmark = pytest.mark.live
+
 TEXTURE = 1.2
 
 

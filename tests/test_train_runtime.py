@@ -12,6 +12,8 @@ from cak_dsp import Preset, load_preset, render  # noqa: E402
 from train.corpus import Corpus  # noqa: E402
 from train.fit import FitConfig, Trainer, export_preset  # noqa: E402
 
+pytestmark = pytest.mark.train
+
 SR = 44100
 PRESETS = Path(__file__).resolve().parents[1] / "presets"
 
