@@ -32,7 +32,7 @@ def test_live_chain_equals_cak_render_chain(jack_server, jack_io, synthetic_pres
     signal = _signal(2, int(1.5 * RATE))
     sf.write(tmp_path / "in.wav", signal.T, RATE, subtype="FLOAT")
     assert main(["render", str(tmp_path / "in.wav"), str(tmp_path / "out.wav"), "--chain", str(chain_file),
-                 "--texture", str(TEXTURE), "-q"]) == 0
+                 "--texture", str(TEXTURE), "--level", "follow", "-q"]) == 0
     rendered = sf.read(tmp_path / "out.wav", dtype="float32", always_2d=True)[0].T
 
     host = LiveHost(LiveConfig(preset=None, chain=load_chain(chain_file), samplerate=RATE, channels=2,
