@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 
 from .engine import TEXTURE_RANGE
+from .jit_cache import announce_compile
 from .level import CEILING_RANGE_DB, LEVEL_MODES
 from .normalization import DEFAULT_MODE, MODES
 from .presets import DEFAULT_PRESET, shipped_presets
@@ -280,6 +281,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
     from .file_render import render_file
 
     job = _render_job(args)
+    announce_compile()
     if args.input.is_dir():
         return _render_folder(args, job)
     if not args.input.is_file():
@@ -372,6 +374,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from .presets import resolve_preset
 
     preset = resolve_preset(args.preset)
+    announce_compile()
     paths = run_demo(preset, args.texture, args.output_dir, args.mode, args.level or "match",
                      True if args.soft_clip is None else args.soft_clip)
     for label, path in paths.items():
@@ -386,6 +389,7 @@ def _cmd_live(args: argparse.Namespace) -> int:
     from .chain_file import load_chain
     from .presets import resolve_preset
 
+    announce_compile()
     midi_map = midi_map_from_args(args)
     programs = resolve_programs(midi_map.programs)
     chain = load_chain(args.chain) if args.chain is not None else None
