@@ -19,7 +19,10 @@ itself wherever it lies between the floor ``D(0)`` and the ceiling ``D(1)``, and
 floor or ceiling outside, so no transcendental is spent on it. Every bin below the ceiling
 gets exactly the published magnitude; a bin above it is scaled by the published gain of a
 ceiling-level bin instead of being flattened to the ceiling; at c = 0, ``y = x`` and ``g`` is
-1: the identity.
+1: the identity. A gain is at most ``MAX_GAIN_DB`` (60 dB): the published path lifts bins of
+near-silence (pauses, the empty octave above a 44.1 kHz source played at 88.2 kHz) to the
+kernel's floor, which a gain would have to do by 100 dB or more; real material needs at most
+about 40-50 dB (99.9th percentile at c = 1.5 on drums, a fluidsynth render and speech).
 
 ``reference`` is the published inverse, clip and ``+1e-8`` included: the magnitude becomes
 ``D_pub(clip(y))`` with the input's phase, whatever the input level was, and c = 0 is not
@@ -36,6 +39,8 @@ from .vecmath import JIT, TINY, vexp, vlog
 
 GAIN = 0
 REFERENCE = 1
+MAX_GAIN_DB = 60.0
+_MAX_GAIN = 10.0 ** (MAX_GAIN_DB / 20.0)
 MODES = {"gain": GAIN, "reference": REFERENCE}
 DEFAULT_MODE = "gain"
 
@@ -94,4 +99,4 @@ def bin_gains(values: np.ndarray, mags: np.ndarray, alpha: float, low: float, hi
             u = vexp(inv_gamma * vlog(max(y, TINY))) if y > 0.0 else 0.0
             root = max((vexp(min(u * span + low, _LOG_CEILING)) - 1.0) * inv_alpha, 0.0)
             den = min(max(mags[k] * scale, floor), ceiling)
-            values[k] = root * root / den if den > TINY else 1.0
+            values[k] = min(root * root / den, _MAX_GAIN) if den > TINY else 1.0

@@ -68,8 +68,9 @@ def render(audio: np.ndarray, sample_rate: int, preset: Preset, texture: float |
         aligned = raw[:, latency:]
         stage.output.gain = match_gain(float(np.sum(np.square(audio, dtype=np.float64))),
                                        float(np.sum(np.square(aligned, dtype=np.float64))), engine.energies)
-    controls, stride = np.array([float(texture)]), 0
-    if np.ndim(texture) != 0:
+    if np.ndim(texture) == 0:
+        controls, stride = np.array([float(texture)]), 0
+    else:
         controls, stride = np.concatenate([curve, np.full(latency, curve[-1] if n else 0.0)]), 1
     for start in range(0, n + latency, CHUNK):
         stop = min(start + CHUNK, n + latency)

@@ -10,7 +10,7 @@ import soundfile as sf
 from cak_dsp import load_chain
 from cak_dsp.cli import main
 from realtime.stream import LiveConfig, LiveHost
-from .jack_harness import RATE
+from .jack_harness import RATE, UNCLAMPED
 from .test_live_stream import _signal
 
 pytestmark = pytest.mark.live
@@ -35,7 +35,7 @@ def test_live_chain_equals_cak_render_chain(jack_server, jack_io, synthetic_pres
                  "--texture", str(TEXTURE), "--level", "follow", "-q"]) == 0
     rendered = sf.read(tmp_path / "out.wav", dtype="float32", always_2d=True)[0].T
 
-    host = LiveHost(LiveConfig(preset=None, chain=load_chain(chain_file), samplerate=RATE, channels=2,
+    host = LiveHost(LiveConfig(preset=None, chain=load_chain(chain_file), samplerate=RATE, channels=2, ceiling_db=UNCLAMPED,
                                texture=TEXTURE, mix=0.5))
     latency, hop = host.latency_samples, host.bank.geometry.hop
     assert latency == sum(stage.latency_samples for stage in host.processor.stages) == host.mixer.delay_samples

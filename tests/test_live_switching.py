@@ -13,7 +13,7 @@ import pytest
 
 from cak_dsp import Preset, render
 from realtime.stream import LiveConfig, LiveHost
-from .jack_harness import RATE, PlayRecord
+from .jack_harness import RATE, UNCLAMPED, PlayRecord
 from .test_live_stream import _signal
 
 pytestmark = pytest.mark.live
@@ -81,7 +81,7 @@ def test_program_change_crossfades_between_latencies(jack_server, jack_io, synth
     jack_server.set_period(256)
     causal = _causal(synthetic_preset)
     assert causal.is_causal and not synthetic_preset.is_causal
-    host = LiveHost(LiveConfig(preset=synthetic_preset, level="off", soft_clip=False, programs={0: synthetic_preset, 7: causal},
+    host = LiveHost(LiveConfig(preset=synthetic_preset, level="off", soft_clip=False, ceiling_db=UNCLAMPED, programs={0: synthetic_preset, 7: causal},
                                samplerate=RATE, channels=1, texture=TEXTURE))
     bank = host.bank
     latency = host.latency_samples
@@ -122,7 +122,7 @@ def test_bypass_fades_to_the_aligned_dry_signal(jack_server, jack_io, synthetic_
     input at unity gain, with the same latency; exact to float rounding."""
     jack_server.set_period(256)
     gain = 0.5
-    host = LiveHost(LiveConfig(preset=synthetic_preset, level="off", soft_clip=False, samplerate=RATE, channels=1,
+    host = LiveHost(LiveConfig(preset=synthetic_preset, level="off", soft_clip=False, ceiling_db=UNCLAMPED, samplerate=RATE, channels=1,
                                texture=TEXTURE,
                                output_gain=gain, bypass_ms=20.0))
     latency = host.latency_samples
