@@ -26,6 +26,7 @@ class PluginStage:
 
     def __init__(self, plugin) -> None:
         self.plugin = plugin
+        self._texture = 0.0
         self.latency_samples = 0
         self.underruns = 0
         self._fifo = np.zeros((1, 0), np.float32)
@@ -40,6 +41,15 @@ class PluginStage:
     @property
     def name(self) -> str:
         return type(self.plugin).__name__
+
+    @property
+    def texture(self) -> float:
+        """A plugin has no texture knob; the value is kept only for the processor contract."""
+        return self._texture
+
+    @texture.setter
+    def texture(self, value: float) -> None:
+        self._texture = float(value)
 
     def prepare(self, sample_rate: int, max_block: int, channels: int) -> None:
         """Measure how many samples the plugin holds back, then allocate the FIFO."""
