@@ -5,6 +5,7 @@ Only ``cak preset import`` and ``cak train`` load torch, and only when they run.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import textwrap
 from pathlib import Path
@@ -41,6 +42,16 @@ def _latency(text: str) -> str | float:
         return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"latency must be 'low', 'high' or seconds, got {text!r}") from None
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
 
 
 def _input_channels(text: str) -> tuple[int, ...]:
@@ -235,6 +246,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("devices", help="list audio devices", description="List the audio devices PortAudio sees.")
 
+    p = sub.add_parser("plugins", help="list VST3/AU plugins with their parameters and channel layouts",
+                       description="List the VST3 (and on macOS Audio Unit) plugins in the standard plugin folders "
+                                   "or in FOLDER: name, maker, the channel counts each takes, latency, state size and "
+                                   "every parameter with its range and value. Each plugin is loaded in a separate "
+                                   "process, so a broken one is reported and the listing goes on.")
+    p.add_argument("folder", nargs="?", type=Path, default=None,
+                   help="folder to search, or one plugin (default: the standard plugin folders)")
+    p.add_argument("--json", action="store_true", help="print JSON (one object per plugin file)")
+    p.add_argument("--timeout", type=_seconds, default=60.0, help="seconds a plugin may take to load (default 60)")
+
     sub.add_parser("train", help="train presets with AuGAN (needs torch; 'cak train --help')", add_help=False)
     return parser
 
@@ -387,6 +408,29 @@ def _cmd_live(args: argparse.Namespace) -> int:
     return run_live(config, args.duration, show_status=not args.quiet, midi=midi)
 
 
+def _cmd_plugins(args: argparse.Namespace) -> int:
+    import json
+
+    from .plugin_scan import find_plugins, format_report, inspect, standard_folders
+
+    if args.folder is not None and not args.folder.exists():
+        raise FileNotFoundError(f"{args.folder}: no such folder or plugin")
+    folders = [args.folder] if args.folder is not None else [f for f in standard_folders() if f.is_dir()]
+    paths = [path for folder in folders for path in find_plugins(folder)]
+    broken = 0
+    for path in paths:
+        report = inspect(path, args.timeout)
+        broken += report.error is not None
+        if args.json:
+            print(json.dumps({"path": str(path), "plugins": report.plugins, "error": report.error}), flush=True)
+        else:
+            print(format_report(report), flush=True)
+    if not args.json:
+        where = ", ".join(map(str, folders)) or "no standard plugin folder exists"
+        print(f"{len(paths)} plugin file(s) in {where}; {broken} broken")
+    return 0
+
+
 def _cmd_devices(args: argparse.Namespace) -> int:
     from realtime.run import print_devices
 
@@ -410,7 +454,7 @@ def main(argv: list[str] | None = None) -> int:
         return train_main(argv[1:])
     args = build_parser().parse_args(argv)
     handlers = {"render": _cmd_render, "demo": _cmd_demo, "live": _cmd_live, "devices": _cmd_devices,
-                "midi-ports": _cmd_midi_ports}
+                "midi-ports": _cmd_midi_ports, "plugins": _cmd_plugins}
     if args.command == "preset":
         handler = {"show": _cmd_preset_show, "plot": _cmd_preset_plot,
                    "import": _cmd_preset_import}[args.preset_command]
