@@ -13,6 +13,10 @@
       ]
     }
 
+A ``plugin`` stage may also carry ``state`` (base64, with the ``identifier`` of the plugin
+it came from) and a ``layout`` for a plugin of another width than the chain (see :mod:`cak_dsp.external`,
+:mod:`cak_dsp.plugin_layout` and docs/plugins.md).
+
 A stage's ``type`` is ``cak`` (``preset``: a shipped name or a JSON path; ``texture``: the
 starting ``c``, which the knob then moves; ``mode``; ``geometry``: ``standard`` or
 ``low-latency``), ``plugin`` (a VST3 or Audio Unit
@@ -24,6 +28,7 @@ The same description in TOML uses ``[[stages]]`` tables.
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 
@@ -132,6 +137,8 @@ def _builtin_plugin(name: str, fields: dict, base_dir: Path, where: str):
     for key, value in fields.items():
         if key.endswith("filename"):
             continue
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ChainError(f"{where}: {name} parameter {key!r} must be a finite number, got {value!r}")
         try:
             setattr(plugin, key, value)
         except TypeError:
@@ -142,22 +149,12 @@ def _builtin_plugin(name: str, fields: dict, base_dir: Path, where: str):
 
 
 def _external_plugin(fields: dict, base_dir: Path, where: str):
-    import pedalboard
+    from .external import stage_from_fields
 
-    _check_fields(fields, {"path", "plugin_name", "parameters"}, where)
-    if not isinstance(fields.get("path"), str):
-        raise ChainError(f"{where}: a 'plugin' stage needs a 'path' to a VST3 or Audio Unit")
-    path = Path(fields["path"])
-    path = path if path.is_absolute() else base_dir / path
-    if not path.exists():
-        raise ChainError(f"{where}: plugin file {path} does not exist")
-    parameters = fields.get("parameters", {})
-    if not isinstance(parameters, dict):
-        raise ChainError(f"{where}: field 'parameters' must be an object of name: value")
     try:
-        return pedalboard.load_plugin(str(path), parameter_values=parameters, plugin_name=fields.get("plugin_name"))
-    except (ImportError, RuntimeError, ValueError, AttributeError) as exc:
-        raise ChainError(f"{where}: cannot load plugin {path} ({first_line(exc)})") from None
+        return stage_from_fields(fields, base_dir)
+    except ValueError as exc:
+        raise ChainError(f"{where}: {exc}") from None
 
 
 def _check_fields(fields: dict, allowed: set[str], where: str) -> None:
