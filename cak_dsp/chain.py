@@ -44,12 +44,21 @@ def _as_stage(item) -> Cak | PluginStage:
 
 
 class Chain:
-    """Stages in series with the engine's lifecycle and a pedalboard-style ``__call__``."""
+    """Stages in series with the engine's lifecycle and a pedalboard-style ``__call__``.
 
-    def __init__(self, stages: Sequence) -> None:
+    ``names`` (one per stage, None for unnamed) let control targets say ``hp.cutoff_frequency_hz``;
+    ``controls``, when set (:mod:`cak_dsp.controls`), moves stage parameters at control-block
+    boundaries.
+    """
+
+    def __init__(self, stages: Sequence, names: Sequence[str | None] | None = None) -> None:
         self.stages: list[Cak | PluginStage] = [_as_stage(s) for s in stages]
         if not self.stages:
             raise ValueError("a chain needs at least one stage")
+        self.names: list[str | None] = list(names) if names is not None else [None] * len(self.stages)
+        if len(self.names) != len(self.stages):
+            raise ValueError(f"{len(self.names)} names for {len(self.stages)} stages")
+        self.controls = None
         self._prepared: tuple[int, int, int] | None = None
 
     def __repr__(self) -> str:
@@ -78,6 +87,8 @@ class Chain:
         for stage in self.stages:
             stage.prepare(int(sample_rate), int(max_block), int(channels))
         self._prepared = (int(sample_rate), int(max_block), int(channels))
+        if self.controls is not None:
+            self.controls.prepare(int(sample_rate))
 
     @property
     def latency_samples(self) -> int:
@@ -94,7 +105,13 @@ class Chain:
 
         ``out`` may be ``block`` itself. ``texture`` is an optional per-sample curve for the CAK
         stages (offline automation); it is indexed by the chain's input time, as a knob is.
+        With ``controls``, the block runs in parts that end at control-block boundaries.
         """
+        if self.controls is not None:
+            return self.controls.process(self._run_stages, block, out, texture)
+        return self._run_stages(block, out, texture)
+
+    def _run_stages(self, block: np.ndarray, out: np.ndarray, texture: np.ndarray | None) -> np.ndarray:
         src = block
         for stage in self.stages:
             stage.process(src, out, texture)
@@ -115,6 +132,8 @@ class Chain:
         """Back to silence; texture and configuration are kept."""
         for stage in self.stages:
             stage.reset()
+        if self.controls is not None:
+            self.controls.reset()
 
     def _run_long(self, stage, audio: np.ndarray) -> np.ndarray:
         out = np.empty_like(audio)

@@ -13,8 +13,9 @@
       ]
     }
 
-A ``plugin`` stage may also carry ``state`` (base64, with the ``identifier`` of the plugin
-it came from) and a ``layout`` for a plugin of another width than the chain (see :mod:`cak_dsp.external`,
+Any stage may have a ``name`` (``"name": "hp"``) for control targets (``hp.cutoff_frequency_hz``,
+see :mod:`cak_dsp.controls`). A ``plugin`` stage may also carry ``state`` (base64, with the
+``identifier`` of the plugin it came from) and a ``layout`` for a plugin of another width than the chain (see :mod:`cak_dsp.external`,
 :mod:`cak_dsp.plugin_layout` and docs/plugins.md).
 
 A stage's ``type`` is ``cak`` (``preset``: a shipped name or a JSON path; ``texture``: the
@@ -33,6 +34,7 @@ import os
 from pathlib import Path
 
 from .chain import Chain
+from .controls import check_stage_name
 from .errors import first_line
 from .geometry import GEOMETRIES
 from .normalization import MODES
@@ -78,13 +80,14 @@ def chain_from_description(data: dict, base_dir: str | os.PathLike[str] = ".", s
     if not isinstance(stages, list) or not stages:
         raise ChainError(f"{source}: field 'stages' must be a non-empty list")
     base_dir = Path(base_dir)
-    return Chain([_stage(spec, base_dir, f"{source}: stage {i + 1}") for i, spec in enumerate(stages)])
+    return Chain([_stage(spec, base_dir, f"{source}: stage {i + 1}") for i, spec in enumerate(stages)],
+                  names=_stage_names(stages, source))
 
 
 def _stage(spec: dict, base_dir: Path, where: str):
     if not isinstance(spec, dict) or not isinstance(spec.get("type"), str):
         raise ChainError(f"{where}: each stage needs a 'type' (cak, plugin, or a pedalboard class name)")
-    fields = {k: v for k, v in spec.items() if k != "type"}
+    fields = {k: v for k, v in spec.items() if k not in ("type", "name")}
     kind = spec["type"]
     if kind.lower() == "cak":
         return _cak_stage(fields, base_dir, where)
@@ -155,6 +158,23 @@ def _external_plugin(fields: dict, base_dir: Path, where: str):
         return stage_from_fields(fields, base_dir)
     except ValueError as exc:
         raise ChainError(f"{where}: {exc}") from None
+
+
+def _stage_names(stages: list, source: str) -> list[str | None]:
+    """Each stage's optional ``name`` (a control target may name it: ``hp.cutoff_frequency_hz``)."""
+    names: list[str | None] = []
+    for i, spec in enumerate(stages):
+        name = spec.get("name") if isinstance(spec, dict) else None
+        if name is not None:
+            try:
+                check_stage_name(name)
+            except ValueError as exc:
+                raise ChainError(f"{source}: stage {i + 1}: field 'name': {exc}") from None
+            if name in names:
+                raise ChainError(f"{source}: stage {i + 1}: field 'name': stage {names.index(name) + 1} is "
+                                 f"already called {name!r}")
+        names.append(name)
+    return names
 
 
 def _check_fields(fields: dict, allowed: set[str], where: str) -> None:

@@ -74,6 +74,9 @@ MIDI mapping file (--midi-map), JSON:
   full scale (defaults: texture 0 1.5, mix 0 1, gain -60 6). curve: exponent (default 1). A bypass CC
   is on at 64 and above. programs: Program Change number -> shipped preset or preset file (relative
   to the mapping file); --program N=PRESET adds to them.
+  With --chain, a target may also be a stage's parameter, STAGE.PARAMETER: "stage 1.cutoff_frequency_hz"
+  or by the stage's name, "hp.cutoff_frequency_hz"; "range" defaults to a VST3 parameter's own,
+  "smoothing_ms" (default 20) glides it; see docs/plugins.md.
 
 Program Change: every preset is prepared before the stream starts; on a change the incoming
 engine is reset, runs silently until it has a full analysis context (latency + n_fft + one
@@ -152,6 +155,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folders: run the files on this Dask scheduler (tcp://host:8786) instead of locally")
     p.add_argument("--force", "-f", action="store_true", help="overwrite outputs that exist")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.add_argument("--midi-map", type=Path, default=None,
+                   help="with --chain and --automation FILE.mid: the cak live mapping file; each of its controls "
+                        "(texture, or a stage parameter such as hp.cutoff_frequency_hz) reads its controller from "
+                        "the MIDI file, as live (docs/plugins.md)")
+    p.add_argument("--automate", action="append", default=None, metavar="STAGE.PARAMETER=FILE.csv",
+                   help="with --chain: a stage parameter follows a CSV envelope of time,value lines (seconds, the "
+                        "parameter's units; linear), e.g. hp.cutoff_frequency_hz=sweep.csv (repeatable)")
 
     p = sub.add_parser("preset", help="inspect or import presets")
     psub = p.add_subparsers(dest="preset_command", required=True, metavar="ACTION")
@@ -268,14 +278,43 @@ def _render_job(args: argparse.Namespace):
     if args.chain is None:
         resolve_preset(args.preset)
     automation = None
-    if args.automation is not None:
+    if args.automation is not None and args.midi_map is None:
         low, high = args.cc_range
         automation = load_automation(args.automation, args.interpolation, cc=args.cc, channel=args.cc_channel,
                                      low=low, high=high)
-    return RenderJob(chain_file=None if args.chain is None else str(args.chain), preset=args.preset,
+    controls, mapped = _render_controls(args)
+    automation = automation or mapped
+    return RenderJob(chain_file=None if args.chain is None else str(args.chain), preset=args.preset, controls=controls,
                      mode=args.compat, geometry=args.geometry, texture=args.texture, automation=automation,
                      tail=args.tail,
                      sample_rate=args.samplerate, bit_depth=args.bit_depth, force=args.force)
+
+
+def _render_controls(args: argparse.Namespace):
+    """Stage-parameter automation for cak render (--automate envelopes, --midi-map controls read
+    from --automation FILE.mid) and the map's texture automation, if it maps texture."""
+    from .control_files import specs_from_envelopes, specs_from_mappings, texture_automation
+
+    specs = specs_from_envelopes(args.automate or [])
+    texture = None
+    if args.midi_map is not None:
+        from realtime.midimap import load_midi_map
+
+        if args.automation is None or args.automation.suffix.lower() not in (".mid", ".midi"):
+            raise ValueError(f"--midi-map {args.midi_map}: give --automation FILE.mid, whose controllers drive its "
+                             "targets")
+        midi_map = load_midi_map(args.midi_map)
+        specs += specs_from_mappings(midi_map.controls, args.midi_map, args.automation)
+        knob = next((m for m in midi_map.controls if m.target == "texture" and m.cc is not None), None)
+        if knob is not None:
+            texture = texture_automation(args.automation, knob, args.interpolation)
+        live_only = sorted({m.target for m in midi_map.controls if m.target in ("mix", "gain", "bypass")})
+        if live_only:
+            print(f"cak render: {args.midi_map}: {', '.join(live_only)} act live only (not part of the chain); "
+                  "ignored", file=sys.stderr)
+    if specs and args.chain is None:
+        raise ValueError(f"{specs[0].where}: stage parameter targets need --chain")
+    return tuple(specs), texture
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
@@ -387,11 +426,13 @@ def _cmd_live(args: argparse.Namespace) -> int:
     from realtime.stream import LiveConfig
 
     from .chain_file import load_chain
+    from .control_files import bind_midi_map
     from .presets import resolve_preset
 
     midi_map = midi_map_from_args(args)
     programs = resolve_programs(midi_map.programs)
     chain = load_chain(args.chain) if args.chain is not None else None
+    bind_midi_map(chain, midi_map.controls, args.midi_map)
     start = None if chain is not None else resolve_preset(args.preset) if args.preset or not programs \
         else next(iter(programs.values()))
     channels = args.channels or (len(args.input_channels) if args.input_channels else 2)
