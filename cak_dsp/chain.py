@@ -48,7 +48,8 @@ class Chain:
 
     ``names`` (one per stage, None for unnamed) let control targets say ``hp.cutoff_frequency_hz``;
     ``controls``, when set (:mod:`cak_dsp.controls`), moves stage parameters at control-block
-    boundaries.
+    boundaries. ``specs`` and ``base_dir`` are the chain file's stage descriptions and folder
+    when the chain was loaded from one (:mod:`cak_dsp.chain_save` keeps their fields).
     """
 
     def __init__(self, stages: Sequence, names: Sequence[str | None] | None = None) -> None:
@@ -59,6 +60,8 @@ class Chain:
         if len(self.names) != len(self.stages):
             raise ValueError(f"{len(self.names)} names for {len(self.stages)} stages")
         self.controls = None
+        self.specs: list[dict] | None = None
+        self.base_dir = None
         self._prepared: tuple[int, int, int] | None = None
 
     def __repr__(self) -> str:

@@ -14,8 +14,9 @@
     }
 
 Any stage may have a ``name`` (``"name": "hp"``) for control targets (``hp.cutoff_frequency_hz``,
-see :mod:`cak_dsp.controls`). A ``plugin`` stage may also carry ``state`` (base64, with the
-``identifier`` of the plugin it came from) and a ``layout`` for a plugin of another width than the chain (see :mod:`cak_dsp.external`,
+see :mod:`cak_dsp.controls`). A ``plugin`` stage may also carry ``state`` (base64, as
+``cak chain save`` writes it, with the ``identifier`` of the plugin it came from) and a
+``layout`` for a plugin of another width than the chain (see :mod:`cak_dsp.external`,
 :mod:`cak_dsp.plugin_layout` and docs/plugins.md).
 
 A stage's ``type`` is ``cak`` (``preset``: a shipped name or a JSON path; ``texture``: the
@@ -80,8 +81,10 @@ def chain_from_description(data: dict, base_dir: str | os.PathLike[str] = ".", s
     if not isinstance(stages, list) or not stages:
         raise ChainError(f"{source}: field 'stages' must be a non-empty list")
     base_dir = Path(base_dir)
-    return Chain([_stage(spec, base_dir, f"{source}: stage {i + 1}") for i, spec in enumerate(stages)],
+    chain = Chain([_stage(spec, base_dir, f"{source}: stage {i + 1}") for i, spec in enumerate(stages)],
                   names=_stage_names(stages, source))
+    chain.specs, chain.base_dir = stages, base_dir  # for cak_dsp.chain_save
+    return chain
 
 
 def _stage(spec: dict, base_dir: Path, where: str):

@@ -215,6 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chain", type=Path, default=None,
                    help="chain file (JSON/TOML, as for cak render --chain): plugins around CAK; --preset is then "
                         "unused and programs switch the chain's first CAK stage")
+    p.add_argument("--save-chain", type=Path, default=None, metavar="FILE.json",
+                   help="with --chain: when the run ends, write the chain with every plugin's state and parameter "
+                        "as MIDI left it (as cak chain save; overwrites FILE.json)")
     p.add_argument("--samplerate", "-r", type=int, default=None, help="sample rate (default: the device's)")
     p.add_argument("--blocksize", "-b", type=int, default=0, help="frames per callback; 0 = the driver's (default)")
     p.add_argument("--latency", type=_latency, default="low",
@@ -265,6 +268,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder to search, or one plugin (default: the standard plugin folders)")
     p.add_argument("--json", action="store_true", help="print JSON (one object per plugin file)")
     p.add_argument("--timeout", type=_seconds, default=60.0, help="seconds a plugin may take to load (default 60)")
+
+    p = sub.add_parser("chain", help="save a chain file with every plugin's current state")
+    csub = p.add_subparsers(dest="chain_command", required=True, metavar="ACTION")
+    q = csub.add_parser("save", help="write a chain with its plugins' state (renders the same tomorrow)",
+                        description="Load a chain file, apply --set values, and write it as JSON with every plugin's "
+                                    "whole state (base64), every built-in's parameters and every CAK stage's texture, "
+                                    "so that it renders bit-identically later. See docs/plugins.md.")
+    q.add_argument("chain", type=Path, help="chain file (JSON or TOML)")
+    q.add_argument("output", type=Path, help="chain file to write (.json)")
+    q.add_argument("--set", action="append", default=None, metavar="STAGE.PARAMETER=VALUE",
+                   help="set a parameter before saving, e.g. hp.cutoff_frequency_hz=120 or 2.current_program=Custom "
+                        "(repeatable)")
+    q.add_argument("--force", "-f", action="store_true", help="overwrite the output file if it exists")
 
     sub.add_parser("train", help="train presets with AuGAN (needs torch; 'cak train --help')", add_help=False)
     return parser
@@ -433,6 +449,8 @@ def _cmd_live(args: argparse.Namespace) -> int:
     programs = resolve_programs(midi_map.programs)
     chain = load_chain(args.chain) if args.chain is not None else None
     bind_midi_map(chain, midi_map.controls, args.midi_map)
+    if args.save_chain is not None and (chain is None or args.save_chain.suffix.lower() != ".json"):
+        raise ValueError(f"--save-chain {args.save_chain}: needs --chain and a .json file name")
     start = None if chain is not None else resolve_preset(args.preset) if args.preset or not programs \
         else next(iter(programs.values()))
     channels = args.channels or (len(args.input_channels) if args.input_channels else 2)
@@ -446,7 +464,13 @@ def _cmd_live(args: argparse.Namespace) -> int:
     if args.midi_port or args.midi_virtual or args.learn:
         midi = dict(mappings=midi_map.controls, program_channel=midi_map.program_channel,
                     port=args.midi_port, api=args.midi_api, virtual=args.midi_virtual, learn=args.learn)
-    return run_live(config, args.duration, show_status=not args.quiet, midi=midi)
+    status = run_live(config, args.duration, show_status=not args.quiet, midi=midi)
+    if args.save_chain is not None:
+        from .chain_save import save_chain
+
+        save_chain(chain, args.save_chain, force=True)
+        print(f"wrote {args.save_chain}", file=sys.stderr)
+    return status
 
 
 def _cmd_plugins(args: argparse.Namespace) -> int:
@@ -469,6 +493,18 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
     if not args.json:
         where = ", ".join(map(str, folders)) or "no standard plugin folder exists"
         print(f"{len(paths)} plugin file(s) in {where}; {broken} broken")
+    return 0
+
+
+def _cmd_chain_save(args: argparse.Namespace) -> int:
+    from .chain_file import load_chain
+    from .chain_save import apply_setting, save_chain
+
+    chain = load_chain(args.chain)
+    for setting in args.set or []:
+        apply_setting(chain, setting)
+    save_chain(chain, args.output, force=args.force)
+    print(f"wrote {args.output} ({len(chain.stages)} stages)")
     return 0
 
 
@@ -499,6 +535,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "preset":
         handler = {"show": _cmd_preset_show, "plot": _cmd_preset_plot,
                    "import": _cmd_preset_import}[args.preset_command]
+    elif args.command == "chain":
+        handler = {"save": _cmd_chain_save}[args.chain_command]
     else:
         handler = handlers[args.command]
     try:

@@ -167,3 +167,24 @@ def test_midi_cc_on_a_builtin_parameter_live_equals_the_midi_file_offline(jack_s
     assert np.abs(rendered - static).max() > 0.05, "the CC must change the sound"
     assert error <= 1e-5
 
+
+def test_cak_live_binds_stage_parameters_and_saves_the_chain(jack_server, plugins_dir, tmp_path, capsys):
+    """cak live --chain --midi-map binds a VST3 parameter target, and --save-chain writes the chain
+    with the plugin's state when the run ends; the saved chain loads and keeps the plugin's values."""
+    chain_file = _write_chain(tmp_path / "chain.json", [
+        {"type": "HighpassFilter", "name": "hp", "cutoff_frequency_hz": 90},
+        {"type": "cak", "preset": "drums", "texture": 0.5},
+        {"type": "plugin", "name": "grid", "path": str(plugins_dir / "d_parameters.vst3"),
+         "parameters": {"middle_center": 1}}])
+    map_file = tmp_path / "map.json"
+    map_file.write_text(json.dumps({"controls": [{"target": "grid.top_left", "cc": 21},
+                                                 {"target": "stage 1.cutoff_frequency_hz", "cc": 22,
+                                                  "range": [40, 400]}]}))
+    assert main(["live", "--samplerate", "48000", "--duration", "1", "--chain", str(chain_file), "--midi-virtual",
+                 "--midi-port", "cak-plugin-map", "--midi-api", "jack", "--midi-map", str(map_file),
+                 "--save-chain", str(tmp_path / "saved.json"), "-q"]) == 0
+    err = capsys.readouterr().err
+    assert "grid.top_left <- CC 21, stage 1.cutoff_frequency_hz <- CC 22" in err, err
+    saved = json.loads((tmp_path / "saved.json").read_text())
+    assert saved["stages"][0] == {"type": "HighpassFilter", "name": "hp", "cutoff_frequency_hz": 90.0}
+    assert load_chain(tmp_path / "saved.json").stages[2].plugin.middle_center == 1.0

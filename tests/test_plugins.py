@@ -1,8 +1,10 @@
 """External VST3 plugins in chains, tested with the real plugins in ../shared/plugins (DPF
-examples): alignment with a plugin's reported latency, the channel-layout policy, and one-line errors for broken plugins and bad values.
+examples): alignment with a plugin's reported latency, the channel-layout policy, plugin state
+saved and reloaded bit for bit, and one-line errors for broken plugins and bad values.
 Skipped, with the reason, where the plugins are absent."""
 from __future__ import annotations
 
+import base64
 import json
 import re
 from pathlib import Path
@@ -12,7 +14,8 @@ import pytest
 import soundfile as sf
 from pedalboard import Resample
 
-from cak_dsp import Cak, Chain, ExternalStage, PluginStage, load_chain
+from cak_dsp import Cak, Chain, ChainError, ExternalStage, PluginStage, load_chain
+from cak_dsp.chain_save import save_chain
 from cak_dsp.cli import main
 from cak_dsp.plugin_stage import StageError
 
@@ -102,6 +105,51 @@ def test_stereo_plugin_in_a_mono_chain_gets_the_mono_signal_on_both_inputs(plugi
         assert stage.layout_used == ("average" if layout == "auto" else layout)
     with pytest.raises(StageError, match=r"^Parameters takes stereo \(2 channels\); the chain has 3 channel\(s\)"):
         Chain([ExternalStage(plugins_dir / "d_parameters.vst3")]).prepare(RATE, 256, 3)
+
+
+def test_saved_chain_reloads_bit_identically(tmp_path, plugins_dir, synthetic_preset, stereo_drums):
+    """Parameters moved after loading (a built-in's cutoff, a VST3's switches and program, a CAK
+    texture) are in the saved chain: a VST3's through its state, plus 'parameters' for what the
+    state does not bring back (d_states' program), and the reloaded chain renders bit-identically."""
+    synthetic_preset.save(tmp_path / "synthetic.json")
+    stages = [{"type": "HighpassFilter", "name": "hp", "cutoff_frequency_hz": 80},
+              {"type": "plugin", "name": "grid", "path": str(plugins_dir / "d_parameters.vst3"),
+               "parameters": {"top_left": 1}},
+              {"type": "cak", "preset": "synthetic.json", "texture": 0.4},
+              {"type": "plugin", "path": str(plugins_dir / "d_states.vst3")}]
+    _chain_file(tmp_path / "chain.json", stages)
+    assert main(["chain", "save", str(tmp_path / "chain.json"), str(tmp_path / "saved.json"),
+                 "--set", "hp.cutoff_frequency_hz=133.25", "--set", "grid.bottom_right=1",
+                 "--set", "3.texture=0.9", "--set", "4.current_program=Custom"]) == 0
+    saved = json.loads((tmp_path / "saved.json").read_text())
+    assert [s.get("name") for s in saved["stages"]] == ["hp", "grid", None, None]
+    assert saved["stages"][0]["cutoff_frequency_hz"] == 133.25 and saved["stages"][2]["texture"] == 0.9
+    assert "parameters" not in saved["stages"][1] and saved["stages"][1]["identifier"].startswith("VST3-Parameters")
+    assert saved["stages"][3]["parameters"] == {"current_program": "Custom"}, "the one thing the state lacks"
+    assert saved["stages"][2]["preset"] == "synthetic.json", "a preset beside the file stays relative"
+
+    reloaded = load_chain(tmp_path / "saved.json")
+    grid, states = reloaded.stages[1], reloaded.stages[3]
+    assert (grid.plugin.top_left, grid.plugin.bottom_right, states.plugin.current_program) == (1.0, 1.0, "Custom")
+    original = load_chain(tmp_path / "chain.json")
+    original.stages[0].plugin.cutoff_frequency_hz = 133.25
+    original.stages[1].set_checked("bottom_right", 1)
+    original.stages[2].texture = 0.9
+    original.stages[3].set_checked("current_program", "Custom")
+    first = original(stereo_drums, RATE)
+    again = reloaded(stereo_drums, RATE)
+    assert np.array_equal(first, again)
+    assert grid.state() == original.stages[1].state() and states.state() == original.stages[3].state()
+
+    save_chain(reloaded, tmp_path / "twice.json")
+    assert json.loads((tmp_path / "twice.json").read_text()) == saved, "saving a reloaded chain changes nothing"
+    wrong = dict(saved["stages"][1], path=str(plugins_dir / "d_states.vst3"))
+    with pytest.raises(ChainError, match=r"stage 1: the state was saved from plugin 'VST3-Parameters-.*', but "
+                                         r".*d_states.vst3 is 'VST3-States-"):
+        load_chain(_chain_file(tmp_path / "wrong.json", [wrong]))
+    with pytest.raises(ChainError, match="stage 1: field 'state' must be the base64 text cak chain save writes"):
+        load_chain(_chain_file(tmp_path / "bad.json", [dict(saved["stages"][1], state="not base64!")]))
+    assert base64.b64decode(saved["stages"][3]["state"]) == states.state()
 
 
 class Silent:
