@@ -1,12 +1,16 @@
 # The two commands a newcomer needs, each installing what it uses into .venv:
 #   make demo   render a generated clip through the default shipped preset (no sound card needed)
 #   make test   install the test and training extras (torch CPU) and the system packages, run pytest
+# and, for the edit loop and CI:
+#   make test-quick   the same without the live (JACK), soak, train, slow and browser tiers (~45 s)
+#   make wheel-check  build the wheel, install it into a clean venv outside the repository and
+#                     render every shipped preset with it (.ci/wheel-check; no torch)
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install -q --disable-pip-version-check
 APT_PACKAGES := hydrogen-drumkits libportaudio2 jackd2
 
-.PHONY: demo test sysdeps
+.PHONY: demo test test-quick wheel-check sysdeps
 
 $(VENV)/.runtime: pyproject.toml
 	python3 -m venv $(VENV)
@@ -33,3 +37,9 @@ sysdeps:
 
 test: $(VENV)/.dev sysdeps
 	$(PY) -m pytest
+
+test-quick: $(VENV)/.dev sysdeps
+	$(PY) -m pytest -m "not live and not soak and not train and not slow and not browser"
+
+wheel-check:
+	.ci/wheel-check

@@ -30,7 +30,7 @@ from cak_dsp import CakEngine, Preset, render
 SR = 44100
 N_FFT = 2048
 HOP = 512
-MODES = ("transparent", "reference")
+MODES = ("gain", "reference")
 DEFAULT_REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 DRUMKIT = Path("/usr/share/hydrogen/data/drumkits/Millo_MultiLayered3")

@@ -29,6 +29,7 @@ from .chain import Chain
 from .errors import first_line
 from .file_render import READ_FORMATS, render_file
 from .cak_stage import Cak
+from .normalization import DEFAULT_MODE
 
 _OUTPUT_SUFFIX = {".aif": ".aiff"}
 _local = threading.local()
@@ -36,11 +37,15 @@ _local = threading.local()
 
 @dataclass(frozen=True)
 class RenderJob:
-    """How to render each file: a chain file, or one preset (``mode``), plus the render options."""
+    """How to render each file: a chain file, or one preset (``mode``), plus the render options.
+
+    ``level`` and ``soft_clip`` (None: each CAK stage's own) apply to every CAK stage."""
 
     chain_file: str | None = None
     preset: str | None = None
-    mode: str = "transparent"
+    mode: str = DEFAULT_MODE
+    level: str | None = None
+    soft_clip: bool | None = None
     geometry: str = "standard"
     texture: float | None = None
     automation: Automation | None = None
@@ -63,9 +68,15 @@ class RenderJob:
 
             chain = load_chain(self.chain_file)
             bind_controls(chain, self.controls)
-            return chain
-        return Chain([Cak(self.preset or "drums", texture=0.8 if self.texture is None else self.texture,
-                          mode=self.mode, geometry=self.geometry)])
+        else:
+            chain = Chain([Cak(self.preset or "drums", texture=0.8 if self.texture is None else self.texture,
+                               mode=self.mode, geometry=self.geometry)])
+        for stage in chain.cak_stages:
+            if self.level is not None:
+                stage.level = self.level
+            if self.soft_clip is not None:
+                stage.soft_clip = self.soft_clip
+        return chain
 
 
 @dataclass(frozen=True)
@@ -115,7 +126,7 @@ def _chain_for(job: RenderJob) -> Chain:
     cache = getattr(_local, "chains", None)
     if cache is None:
         cache = _local.chains = {}
-    key = (job.chain_file, job.preset, job.mode, job.geometry, job.controls)
+    key = (job.chain_file, job.preset, job.mode, job.level, job.soft_clip, job.geometry, job.controls)
     if key not in cache:
         cache[key] = job.build_chain()
     return cache[key]

@@ -138,6 +138,53 @@ class Chain:
         if self.controls is not None:
             self.controls.reset()
 
+    # -- the whole-signal level match --------------------------------------------------------
+    @property
+    def measures_level(self) -> bool:
+        """True when a CAK stage has ``level="match"``: offline renders then take two passes."""
+        return any(stage.level == "match" for stage in self.cak_stages)
+
+    def measure_levels(self, blocks: Iterable[np.ndarray],
+                       texture: Callable[[int, int], np.ndarray] | None = None) -> None:
+        """The first pass of a ``level="match"`` render: stream ``blocks`` through the stages up
+        to the last matching CAK stage and set each one's gain from the energies it saw.
+
+        Give the same blocks and automation as the real pass (:meth:`stream`) will get.
+        """
+        self._require_prepared()
+        last = max(i for i, s in enumerate(self.stages) if isinstance(s, Cak) and s.level == "match")
+        prefix = self.stages[:last + 1]
+        self.reset()
+        for stage in prefix:
+            if isinstance(stage, Cak):
+                stage.start_measuring()
+        fed = 0
+        for block in blocks:
+            block = np.asarray(block, np.float32)
+            for at in range(0, block.shape[1], self.max_block):
+                part = block[:, at:at + self.max_block]
+                out = np.empty(part.shape, np.float32)
+                curve = texture(fed, part.shape[1]) if texture is not None else None
+                src = part
+                for stage in prefix:
+                    stage.process(src, out, curve)
+                    src = out
+                fed += part.shape[1]
+        if texture is not None and fed:
+            for stage in prefix:
+                if isinstance(stage, Cak):
+                    stage.texture = float(texture(fed - 1, 1)[0])
+        pending = None
+        for stage in prefix:
+            if pending is not None and pending.shape[1]:
+                pending = self._run_long(stage, pending)
+            remainder = stage.flush()
+            pending = remainder if pending is None else np.concatenate([pending, remainder], axis=1)
+        for stage in prefix:
+            if isinstance(stage, Cak):
+                stage.finish_measuring()
+        self.reset()
+
     def _run_long(self, stage, audio: np.ndarray) -> np.ndarray:
         out = np.empty_like(audio)
         for at in range(0, audio.shape[1], self.max_block):
@@ -188,7 +235,8 @@ class Chain:
         """Render ``audio`` ((channels, samples) or mono (samples,)) offline, aligned.
 
         ``texture`` is one value or a per-sample curve for every CAK stage (None: each stage's
-        own); ``tail`` extra samples of reverb or delay tail are kept at the end.
+        own); ``tail`` extra samples of reverb or delay tail are kept at the end. A CAK stage
+        with ``level="match"`` makes it two passes (:meth:`measure_levels`).
         """
         audio = np.asarray(audio, np.float32)
         mono = audio.ndim == 1
@@ -201,6 +249,8 @@ class Chain:
             curve = texture_curve(texture, audio.shape[1])
             automation = lambda start, count: curve[start:start + count]  # noqa: E731
         self.prepare(int(sample_rate), CHUNK, audio.shape[0])
+        if self.measures_level:
+            self.measure_levels([audio], automation)
         result = np.concatenate(list(self.stream([audio], automation, tail)), axis=1)
         self.reset()
         return result[0] if mono else result

@@ -7,7 +7,7 @@
       "version": 1,
       "stages": [
         {"type": "HighpassFilter", "cutoff_frequency_hz": 80},
-        {"type": "cak", "preset": "drums", "texture": 0.8, "mode": "transparent"},
+        {"type": "cak", "preset": "drums", "texture": 0.8, "level": "match"},
         {"type": "Compressor", "threshold_db": -18, "ratio": 3},
         {"type": "plugin", "path": "plugins/Shimmer.vst3", "parameters": {"mix": 0.3}}
       ]
@@ -20,7 +20,8 @@ see :mod:`cak_dsp.controls`). A ``plugin`` stage may also carry ``state`` (base6
 :mod:`cak_dsp.plugin_layout` and docs/plugins.md).
 
 A stage's ``type`` is ``cak`` (``preset``: a shipped name or a JSON path; ``texture``: the
-starting ``c``, which the knob then moves; ``mode``; ``geometry``: ``standard`` or
+starting ``c``, which the knob then moves; ``mode``: ``gain`` or ``reference``; ``level``:
+``match``, ``follow`` or ``off``; ``soft_clip``: true or false; ``geometry``: ``standard`` or
 ``low-latency``), ``plugin`` (a VST3 or Audio Unit
 loaded with ``pedalboard.load_plugin``; ``path``, optional ``plugin_name`` for shells and
 ``parameters`` by the names the plugin reports), or the class name of any pedalboard
@@ -38,7 +39,8 @@ from .chain import Chain
 from .controls import check_stage_name
 from .errors import first_line
 from .geometry import GEOMETRIES
-from .normalization import MODES
+from .level import DEFAULT_LEVEL, LEVEL_MODES
+from .normalization import DEFAULT_MODE, MODES
 from .preset import PresetError
 from .cak_stage import Cak
 
@@ -100,15 +102,21 @@ def _stage(spec: dict, base_dir: Path, where: str):
 
 
 def _cak_stage(fields: dict, base_dir: Path, where: str) -> Cak:
-    _check_fields(fields, {"preset", "texture", "mode", "geometry"}, where)
+    _check_fields(fields, {"preset", "texture", "mode", "level", "soft_clip", "geometry"}, where)
     preset = fields.get("preset", "drums")
     if not isinstance(preset, str):
         raise ChainError(f"{where}: field 'preset' must be a shipped preset name or a path, got {preset!r}")
     if preset.endswith(".json") and not Path(preset).is_absolute():
         preset = str(base_dir / preset)
-    mode = fields.get("mode", "transparent")
+    mode = fields.get("mode", DEFAULT_MODE)
     if mode not in MODES:
         raise ChainError(f"{where}: field 'mode' must be one of {', '.join(MODES)}, got {mode!r}")
+    level = fields.get("level", DEFAULT_LEVEL)
+    if level not in LEVEL_MODES:
+        raise ChainError(f"{where}: field 'level' must be one of {', '.join(LEVEL_MODES)}, got {level!r}")
+    soft_clip = fields.get("soft_clip", True)
+    if not isinstance(soft_clip, bool):
+        raise ChainError(f"{where}: field 'soft_clip' must be true or false, got {soft_clip!r}")
     geometry = fields.get("geometry", "standard")
     if geometry not in GEOMETRIES:
         raise ChainError(f"{where}: field 'geometry' must be one of {', '.join(GEOMETRIES)}, got {geometry!r}")
@@ -116,7 +124,7 @@ def _cak_stage(fields: dict, base_dir: Path, where: str) -> Cak:
     if isinstance(texture, bool) or not isinstance(texture, (int, float)):
         raise ChainError(f"{where}: field 'texture' must be a number, got {texture!r}")
     try:
-        return Cak(preset, texture=float(texture), mode=mode, geometry=geometry)
+        return Cak(preset, texture=float(texture), mode=mode, level=level, soft_clip=soft_clip, geometry=geometry)
     except (PresetError, ValueError) as exc:
         raise ChainError(f"{where}: {exc}") from None
 

@@ -11,6 +11,9 @@ import textwrap
 from pathlib import Path
 
 from .engine import TEXTURE_RANGE
+from .jit_cache import announce_compile
+from .level import CEILING_RANGE_DB, LEVEL_MODES
+from .normalization import DEFAULT_MODE, MODES
 from .presets import DEFAULT_PRESET, shipped_presets
 
 EXIT_ERROR = 2
@@ -85,6 +88,22 @@ delayed to the largest, so the reported latency never changes. Bypass fades in 2
 latency-compensated dry signal at unity gain."""
 
 
+def _add_sound_options(p: argparse.ArgumentParser, live: bool) -> None:
+    """``--mode``, ``--level`` and ``--soft-clip``: the same three options on every command that makes sound."""
+    p.add_argument("--mode", choices=tuple(MODES), default=DEFAULT_MODE,
+                   help="'gain' (default): the published CAK effect applied as a per-bin gain to the input "
+                        "(identity at c = 0, bins above the published spectral ceiling kept, not flattened); "
+                        "'reference': the published inference math exactly")
+    default = "each CAK stage's own; 'match' runs as 'follow' live" if live else "match, or each chain stage's own"
+    p.add_argument("--level", choices=LEVEL_MODES, default=None,
+                   help="loudness: 'match' the whole file's RMS to the input's as the published GUI did "
+                        "(offline: two passes), 'follow' it with a 2 s loudness follower (live and offline "
+                        f"alike), or 'off' (the raw published level, 7-19 dB louder). Default: {default}")
+    p.add_argument("--soft-clip", action=argparse.BooleanOptionalAction, default=None,
+                   help="the published tanh soft clip after the level stage, blended in by the texture's gate "
+                        "so c = 0 stays the identity (default: on)")
+
+
 def _preset_help() -> str:
     names = ", ".join(shipped_presets()) or "none yet"
     return f"preset JSON file, or the name of a shipped preset ({names}); default: {DEFAULT_PRESET}"
@@ -137,9 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cc-channel", type=int, default=None, help="MIDI channel 1..16 (default: any)")
     p.add_argument("--cc-range", type=float, nargs=2, default=(0.0, 1.5), metavar=("LOW", "HIGH"),
                    help="c at controller 0 and 127 (default 0 1.5, as cak live)")
-    p.add_argument("--compat", choices=("transparent", "reference"), default="transparent",
-                   help="with --preset: 'transparent' (default): no clipping, level kept, identity at c=0; "
-                        "'reference': the published inference math exactly (loud bins clipped, no level matching)")
+    _add_sound_options(p, live=False)
     p.add_argument("--geometry", choices=("standard", "low-latency"), default="standard",
                    help="with --preset: frame geometry: 'standard' (default: the published frames, 58 ms at 44.1 kHz) or "
                         "'low-latency' (same bins, asymmetric windows: 14.5 ms, 2.9 ms for a causal preset; "
@@ -192,8 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output-dir", "-o", type=Path, default=Path("demo_out"), help="folder for the files (default: demo_out)")
     p.add_argument("--preset", "-p", default=None, help=_preset_help())
     p.add_argument("--texture", "-c", type=_texture, default=1.0, help="texture amount c, 0..2 (default 1.0)")
-    p.add_argument("--compat", choices=("transparent", "reference"), default="transparent",
-                   help="normalization mode (see 'cak render --help')")
+    _add_sound_options(p, live=False)
 
     p = sub.add_parser("live", help="run CAK live on an audio interface",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -204,8 +220,10 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog=_LIVE_EPILOG)
     p.add_argument("--preset", "-p", default=None, help=_preset_help())
     p.add_argument("--texture", "-c", type=_texture, default=0.8, help="starting texture c, 0..2 (default 0.8)")
-    p.add_argument("--compat", choices=("transparent", "reference"), default="transparent",
-                   help="normalization mode (see 'cak render --help')")
+    _add_sound_options(p, live=True)
+    lo, hi = CEILING_RANGE_DB
+    p.add_argument("--ceiling-db", type=float, default=0.0,
+                   help=f"no output sample exceeds this level, dBFS ({lo:g}..{hi:g}; default 0)")
     p.add_argument("--input-device", "-i", default=None, help="input device: index or name substring (cak devices)")
     p.add_argument("--output-device", "-o", default=None, help="output device: index or name substring")
     p.add_argument("--channels", type=int, default=None,
@@ -300,8 +318,9 @@ def _render_job(args: argparse.Namespace):
                                      low=low, high=high)
     controls, mapped = _render_controls(args)
     automation = automation or mapped
-    return RenderJob(chain_file=None if args.chain is None else str(args.chain), preset=args.preset, controls=controls,
-                     mode=args.compat, geometry=args.geometry, texture=args.texture, automation=automation,
+    return RenderJob(chain_file=None if args.chain is None else str(args.chain), preset=args.preset,
+                     mode=args.mode, level=args.level, soft_clip=args.soft_clip, geometry=args.geometry, texture=args.texture, automation=automation,
+                     controls=controls,
                      tail=args.tail,
                      sample_rate=args.samplerate, bit_depth=args.bit_depth, force=args.force)
 
@@ -339,6 +358,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
     from .file_render import render_file
 
     job = _render_job(args)
+    announce_compile()
     if args.input.is_dir():
         return _render_folder(args, job)
     if not args.input.is_file():
@@ -431,7 +451,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from .presets import resolve_preset
 
     preset = resolve_preset(args.preset)
-    paths = run_demo(preset, args.texture, args.output_dir, args.compat)
+    announce_compile()
+    paths = run_demo(preset, args.texture, args.output_dir, args.mode, args.level or "match",
+                     True if args.soft_clip is None else args.soft_clip)
     for label, path in paths.items():
         print(f"{label:>12}: {path}")
     return 0
@@ -445,6 +467,7 @@ def _cmd_live(args: argparse.Namespace) -> int:
     from .control_files import bind_midi_map
     from .presets import resolve_preset
 
+    announce_compile()
     midi_map = midi_map_from_args(args)
     programs = resolve_programs(midi_map.programs)
     chain = load_chain(args.chain) if args.chain is not None else None
@@ -454,8 +477,8 @@ def _cmd_live(args: argparse.Namespace) -> int:
     start = None if chain is not None else resolve_preset(args.preset) if args.preset or not programs \
         else next(iter(programs.values()))
     channels = args.channels or (len(args.input_channels) if args.input_channels else 2)
-    config = LiveConfig(preset=start, texture=args.texture, mode=args.compat,
-                        geometry=args.geometry,
+    config = LiveConfig(preset=start, texture=args.texture, mode=args.mode, level=args.level,
+                        soft_clip=args.soft_clip, ceiling_db=args.ceiling_db, geometry=args.geometry,
                         input_device=args.input_device, output_device=args.output_device,
                         channels=channels, samplerate=args.samplerate, blocksize=args.blocksize,
                         latency=args.latency, mix=args.mix, output_gain=10 ** (args.output_gain / 20),

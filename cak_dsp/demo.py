@@ -5,6 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .level import DEFAULT_LEVEL
+from .normalization import DEFAULT_MODE
 from .preset import Preset
 from .render import render
 
@@ -81,7 +83,8 @@ def plot_spectrograms(dry: np.ndarray, wet: np.ndarray, sample_rate: int, path: 
     plt.close(fig)
 
 
-def run_demo(preset: Preset, texture: float, out_dir: Path, mode: str = "transparent") -> dict[str, Path]:
+def run_demo(preset: Preset, texture: float, out_dir: Path, mode: str = DEFAULT_MODE, level: str = DEFAULT_LEVEL,
+             soft_clip: bool = True) -> dict[str, Path]:
     """Render the demo clip; returns the paths of the dry, wet and spectrogram files."""
     import soundfile as sf
 
@@ -89,11 +92,12 @@ def run_demo(preset: Preset, texture: float, out_dir: Path, mode: str = "transpa
 
     out_dir.mkdir(parents=True, exist_ok=True)
     dry = demo_clip()
-    wet = render(dry, DEMO_RATE, preset, texture, mode)
+    wet = render(dry, DEMO_RATE, preset, texture, mode=mode, level=level, soft_clip=soft_clip)
     paths = {"dry": out_dir / "dry.wav", "wet": out_dir / "wet.wav", "spectrogram": out_dir / "spectrogram.png"}
     for key, audio in (("dry", dry), ("wet", wet)):
         with atomic_path(paths[key]) as tmp:
             sf.write(str(tmp), audio.T, DEMO_RATE, subtype="FLOAT")
     with atomic_path(paths["spectrogram"]) as tmp:
-        plot_spectrograms(dry, wet, DEMO_RATE, tmp, f"CAK '{preset.name}', texture {texture}, {mode} mode")
+        plot_spectrograms(dry, wet, DEMO_RATE, tmp, f"CAK '{preset.name}', texture {texture}, {mode} mode, "
+                                                    f"level {level}{', soft clip' if soft_clip else ''}")
     return paths

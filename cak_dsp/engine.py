@@ -24,15 +24,14 @@ frames exist (including the first and last frames of a file). Finished samples g
 FIFO that is primed with ``latency_samples`` zeros, so output sample ``n`` is input sample
 ``n - latency_samples`` processed, whatever the block sizes.
 
-Level. The learned residual is a strong upward expander in linear terms (the published
-checkpoint adds about 40 dB to loud noise at c = 1 when nothing is clipped; the original GUI
-hid this with a whole-file RMS match). In ``transparent`` mode each processed frame is scaled
-to keep the energy of the input frame, so ``c`` reshapes the spectrum without changing the
-loudness; the overlapping windows smooth that gain from frame to frame. The energy is measured
-on the analysis frame the kernel sees (the long window in both geometries), so at c = 0 the
-gain is exactly one and in the low-latency geometry it follows the same 2048-sample context
-as the standard one rather than the short output segment. ``reference``
-mode applies no such gain: it is the published math, clip and level included.
+What a frame becomes. The kernel's result is turned into per-bin gains ``g[k, t]`` on the
+input's own bins (``mode="gain"``, the default; see :mod:`cak_dsp.normalization`), the
+engine's product, readable as :attr:`CakEngine.frame_gains`. ``mode="reference"`` replaces the
+magnitude by the published one instead.
+
+Level. The published effect adds 7-19 dB; level handling comes after the engine
+(:mod:`cak_dsp.level`). The engine sums each frame's input, output and published-output
+spectral energy (:attr:`CakEngine.energies`), which the whole-file level match uses.
 
 Texture. ``c`` is read once per frame, at the sample where the frame is processed. Each frame's
 gain is then spread over the synthesis window, so a jump in ``c`` becomes a raised-cosine
@@ -58,9 +57,9 @@ from numba import njit
 from rocket_fft import c2r, r2c
 
 from .geometry import GEOMETRIES, FrameGeometry, make_geometry
-from .normalization import MODES, TRANSPARENT, denormalize_frame, normalize_frame
+from .normalization import DEFAULT_MODE, REFERENCE, bin_gains, check_mode, inverse_value, normalize_frame
 from .preset import Preset
-from .residual import apply_residual, residual_gain
+from .residual import apply_residual, gate_blend, residual_gain
 
 SAMPLE_LIMIT = 1.0e4
 TEXTURE_RANGE = (0.0, 2.0)
@@ -71,7 +70,10 @@ _FILL, _ANALYZED, _READ, _WRITE, _SKIP, _FED = range(6)
 # integer parameter slots
 _N, _HOP, _PREROLL, _LOOKAHEAD, _LEAD, _MODE, _TAPS, _RING = range(8)
 # float parameter slots
-_ALPHA, _LOW, _HIGH, _GAMMA, _MAGSCALE, _BIAS, _SCALE, _TAU, _TEMP = range(9)
+_ALPHA, _LOW, _HIGH, _GAMMA, _MAGSCALE, _BIAS, _SCALE, _TAU, _TEMP, _FLOOR, _CEIL = range(11)
+# float state slots: the energies of every frame since the last reset: input, output, and
+# output as the published path makes it
+_E_IN, _E_OUT, _E_PUB = range(3)
 
 
 @njit(**_JIT)
@@ -83,7 +85,7 @@ def _sanitize(v: float) -> float:
 
 
 @njit(**_JIT)
-def _analyze(in_buf, ch, slot, window, frame, spec_ring, mag_ring, norm_ring, axes, fp, mode):
+def _analyze(in_buf, ch, slot, window, frame, spec_ring, mag_ring, norm_ring, axes, fp):
     """Window, FFT and normalize the current analysis buffer of one channel into ring ``slot``."""
     n = window.shape[0]
     for i in range(n):
@@ -95,37 +97,56 @@ def _analyze(in_buf, ch, slot, window, frame, spec_ring, mag_ring, norm_ring, ax
         re = spec[k].real
         im = spec[k].imag
         mags[k] = np.sqrt(re * re + im * im)
-    normalize_frame(mags, norm_ring[ch, slot], fp[_ALPHA], fp[_LOW], fp[_HIGH], fp[_GAMMA], fp[_MAGSCALE], mode)
+    normalize_frame(mags, norm_ring[ch, slot], fp[_ALPHA], fp[_LOW], fp[_HIGH], fp[_GAMMA], fp[_MAGSCALE])
 
 
 @njit(**_JIT)
-def _synthesize(t, gain, weight, spec_ring, mag_ring, norm_ring, ynorm, yspec, frame,
-                synth_window, product_window, out_acc, wss_acc, axes, ip, fp):
-    """Apply the residual to frame ``t`` of every channel and overlap-add it."""
+def _synthesize(t, gain, blend, weight, spec_ring, mag_ring, norm_ring, gains, yspec, frame,
+                synth_window, product_window, out_acc, wss_acc, axes, ip, fp, fst):
+    """Turn frame ``t`` of every channel into per-bin gains, apply them and overlap-add.
+
+    ``gains[ch]`` holds the frame's per-bin gains ``g[k, t]`` afterwards. The published-output
+    energy is counted as the output's plus ``blend`` (0 at c = 0) times the difference the
+    published spectral ceiling makes, so at c = 0 it is the output's own.
+    """
     ring, taps, lead, mode = ip[_RING], ip[_TAPS], ip[_LEAD], ip[_MODE]
     prev_slot = (t + ring - taps) % ring
     cur_slot = t % ring
     next_slot = (t + taps) % ring
     n = synth_window.shape[0]
-    inv_n = 1.0 / n
+    energy_in = 0.0
+    energy_out = 0.0
+    energy_pub = 0.0
+    inv_scale = 1.0 / fp[_MAGSCALE]
     for ch in range(out_acc.shape[0]):
+        g = gains[ch]
         apply_residual(norm_ring[ch, prev_slot], norm_ring[ch, cur_slot], norm_ring[ch, next_slot],
-                       weight, fp[_BIAS], gain, ynorm)
-        denormalize_frame(ynorm, fp[_ALPHA], fp[_LOW], fp[_HIGH], fp[_GAMMA], fp[_MAGSCALE], mode)
-        spec = spec_ring[ch, cur_slot]
+                       weight, fp[_BIAS], gain, g)
         mags = mag_ring[ch, cur_slot]
-        energy_in = 0.0
-        energy_out = 0.0
+        bin_gains(g, mags, fp[_ALPHA], fp[_LOW], fp[_HIGH], fp[_GAMMA], fp[_MAGSCALE], fp[_FLOOR], fp[_CEIL],
+                  mode)
+        spec = spec_ring[ch, cur_slot]
+        ys = yspec[ch]
         for k in range(spec.shape[0]):
-            m_new = ynorm[k]
-            m_old = mags[k]
-            energy_in += m_old * m_old
-            energy_out += m_new * m_new
-            yspec[k] = spec[k] * (m_new / m_old) if m_old > 0.0 else m_new
-        makeup = inv_n
-        if mode == TRANSPARENT and energy_out > 0.0:
-            makeup *= np.sqrt(energy_in / energy_out)
-        c2r(yspec, frame, axes, False, makeup, 1)
+            re = spec[k].real
+            im = spec[k].imag
+            power = re * re + im * im
+            energy_in += power
+            energy_out += g[k] * g[k] * power
+            if mode != REFERENCE:
+                published = g[k] * min(max(mags[k], fp[_FLOOR] * inv_scale), fp[_CEIL] * inv_scale)
+                energy_pub += published * published
+            if mags[k] > 0.0:
+                ys[k] = spec[k] * g[k]
+            elif mode == REFERENCE:
+                ys[k] = g[k]
+            else:
+                ys[k] = 0.0
+    fst[_E_IN] += energy_in
+    fst[_E_OUT] += energy_out
+    fst[_E_PUB] += energy_out if mode == REFERENCE else energy_out + blend * (energy_pub - energy_out)
+    for ch in range(out_acc.shape[0]):
+        c2r(yspec[ch], frame, axes, False, 1.0 / n, 1)
         for i in range(lead, n):
             out_acc[ch, i] += frame[i] * synth_window[i]
     for i in range(lead, n):
@@ -160,12 +181,13 @@ def _shift(buf, by, start):
 
 
 @njit(**_JIT)
-def _process_frame(t, texture, weight, spec_ring, mag_ring, norm_ring, ynorm, yspec, frame,
-                   windows, out_acc, wss_acc, fifo, axes, ist, ip, fp):
+def _process_frame(t, texture, weight, spec_ring, mag_ring, norm_ring, gains, yspec, frame,
+                   windows, out_acc, wss_acc, fifo, axes, ist, ip, fp, fst):
     """Synthesize frame ``t``, emit the hop of samples it finishes, advance the accumulators."""
     gain = residual_gain(texture, fp[_SCALE], fp[_TAU], fp[_TEMP])
-    _synthesize(t, gain, weight, spec_ring, mag_ring, norm_ring, ynorm, yspec, frame,
-                windows[1], windows[2], out_acc, wss_acc, axes, ip, fp)
+    blend = gate_blend(texture, fp[_TAU], fp[_TEMP])
+    _synthesize(t, gain, blend, weight, spec_ring, mag_ring, norm_ring, gains, yspec, frame,
+                windows[1], windows[2], out_acc, wss_acc, axes, ip, fp, fst)
     hop, lead = ip[_HOP], ip[_LEAD]
     _emit(lead, hop, out_acc, wss_acc, fifo, ist)
     _shift(out_acc, hop, lead)
@@ -173,8 +195,8 @@ def _process_frame(t, texture, weight, spec_ring, mag_ring, norm_ring, ynorm, ys
 
 
 @njit(**_JIT)
-def _process(x, y, controls, control_stride, in_buf, spec_ring, mag_ring, norm_ring, ynorm, yspec,
-             frame, windows, out_acc, wss_acc, fifo, axes, weight, ist, ip, fp):
+def _process(x, y, controls, control_stride, in_buf, spec_ring, mag_ring, norm_ring, gains, yspec,
+             frame, windows, out_acc, wss_acc, fifo, axes, weight, ist, ip, fp, fst):
     """Run ``x`` (channels, n) through the engine into ``y``; ``x`` and ``y`` may be the same array.
 
     ``controls[i * control_stride]`` is the texture in force at sample ``i`` (stride 0: one
@@ -199,15 +221,14 @@ def _process(x, y, controls, control_stride, in_buf, spec_ring, mag_ring, norm_r
             t_new = ist[_ANALYZED]
             slot = t_new % ip[_RING]
             for ch in range(channels):
-                _analyze(in_buf, ch, slot, windows[0], frame, spec_ring, mag_ring, norm_ring, axes,
-                         fp, ip[_MODE])
+                _analyze(in_buf, ch, slot, windows[0], frame, spec_ring, mag_ring, norm_ring, axes, fp)
             _shift(in_buf, hop, 0)
             fill = n_fft - hop
             ist[_ANALYZED] = t_new + 1
             if t_new - lookahead >= 0:
                 texture = controls[(i + run - 1) * control_stride]
                 _process_frame(t_new - lookahead, texture, weight, spec_ring, mag_ring, norm_ring,
-                               ynorm, yspec, frame, windows, out_acc, wss_acc, fifo, axes, ist, ip, fp)
+                               gains, yspec, frame, windows, out_acc, wss_acc, fifo, axes, ist, ip, fp, fst)
         for j in range(i, i + run):
             for ch in range(channels):
                 y[ch, j] = fifo[ch, read]
@@ -221,8 +242,8 @@ def _process(x, y, controls, control_stride, in_buf, spec_ring, mag_ring, norm_r
 
 
 @njit(**_JIT)
-def _finish(texture, spec_ring, mag_ring, norm_ring, ynorm, yspec, frame, windows, out_acc, wss_acc,
-            fifo, axes, weight, ist, ip, fp):
+def _finish(texture, spec_ring, mag_ring, norm_ring, gains, yspec, frame, windows, out_acc, wss_acc,
+            fifo, axes, weight, ist, ip, fp, fst):
     """End of stream: process the pending frames with a zero-padded future (as the published
     ``conv2d`` pads), flush the accumulators."""
     lookahead, taps, ring = ip[_LOOKAHEAD], ip[_TAPS], ip[_RING]
@@ -231,8 +252,8 @@ def _finish(texture, spec_ring, mag_ring, norm_ring, ynorm, yspec, frame, window
         future = (t + taps) % ring
         for ch in range(norm_ring.shape[0]):
             norm_ring[ch, future, :] = 0.0
-        _process_frame(t, texture, weight, spec_ring, mag_ring, norm_ring, ynorm, yspec, frame,
-                       windows, out_acc, wss_acc, fifo, axes, ist, ip, fp)
+        _process_frame(t, texture, weight, spec_ring, mag_ring, norm_ring, gains, yspec, frame,
+                       windows, out_acc, wss_acc, fifo, axes, ist, ip, fp, fst)
     lead = ip[_LEAD]
     _emit(lead, ip[_N] - ip[_HOP] - lead, out_acc, wss_acc, fifo, ist)
 
@@ -240,16 +261,15 @@ def _finish(texture, spec_ring, mag_ring, norm_ring, ynorm, yspec, frame, window
 class CakEngine:
     """Streaming CAK processor: ``prepare``, ``process``, ``reset``, ``latency_samples``.
 
-    ``mode`` is ``"transparent"`` (default: identity at c = 0, nothing clipped) or
-    ``"reference"`` (the published inference math, clipping included); see
-    :mod:`cak_dsp.normalization`. ``geometry`` is ``"standard"`` (default: the published frames,
-    58 ms at 44.1 kHz) or ``"low-latency"`` (asymmetric windows, 14.5 ms, 2.9 ms for a causal
-    preset); see :mod:`cak_dsp.geometry`.
+    ``mode`` is ``"gain"`` (default: the published effect as a per-bin gain on the input,
+    identity at c = 0) or ``"reference"`` (the published inference math exactly); see
+    :mod:`cak_dsp.normalization`. ``geometry`` is ``"standard"``
+    (default: the published frames, 58 ms at 44.1 kHz) or ``"low-latency"``; see
+    :mod:`cak_dsp.geometry`.
     """
 
-    def __init__(self, preset: Preset, mode: str = "transparent", geometry: str = "standard") -> None:
-        if mode not in MODES:
-            raise ValueError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
+    def __init__(self, preset: Preset, mode: str = DEFAULT_MODE, geometry: str = "standard") -> None:
+        check_mode(mode)
         if geometry not in GEOMETRIES:
             raise ValueError(f"unknown geometry {geometry!r}; choose one of: {', '.join(GEOMETRIES)}")
         self.preset = preset
@@ -276,24 +296,26 @@ class CakEngine:
         self._spec_ring = np.zeros((channels, ring, bins), np.complex128)
         self._mag_ring = np.zeros((channels, ring, bins))
         self._norm_ring = np.zeros((channels, ring, bins))
-        self._ynorm = np.zeros(bins)
-        self._yspec = np.zeros(bins, np.complex128)
+        self._gains = np.zeros((channels, bins))
+        self._yspec = np.zeros((channels, bins), np.complex128)
         self._frame = np.zeros(n)
         self._out_acc = np.zeros((channels, n))
         self._wss_acc = np.zeros(n)
         self._fifo = np.zeros((channels, geo.latency_samples + n + geo.hop + 1))
         self._axes = np.zeros(1, np.int64)
         self._ist = np.zeros(6, np.int64)
-        self._ip = np.array([n, geo.hop, geo.preroll, geo.lookahead, geo.synthesis_lead, MODES[self.mode],
+        self._ip = np.array([n, geo.hop, geo.preroll, geo.lookahead, geo.synthesis_lead, check_mode(self.mode),
                              geo.tap_frames, ring], np.int64)
         p = self.preset
-        self._fp = np.array([p.alpha, p.global_low, p.global_high, p.gamma, geo.magnitude_scale,
-                             p.bias, p.scale, p.threshold, p.temperature])
+        norm = (p.alpha, p.global_low, p.global_high, p.gamma)
+        self._fp = np.array([*norm, geo.magnitude_scale, p.bias, p.scale, p.threshold, p.temperature,
+                             inverse_value(0.0, *norm), inverse_value(1.0, *norm)])
+        self._fst = np.zeros(3)
         self._weight = np.ascontiguousarray(p.weight, dtype=np.float64)
         self._out = np.zeros((channels, self.max_block), np.float32)
-        self._state = (self._in_buf, self._spec_ring, self._mag_ring, self._norm_ring, self._ynorm, self._yspec,
+        self._state = (self._in_buf, self._spec_ring, self._mag_ring, self._norm_ring, self._gains, self._yspec,
                        self._frame, self._windows, self._out_acc, self._wss_acc, self._fifo, self._axes,
-                       self._weight, self._ist, self._ip, self._fp)
+                       self._weight, self._ist, self._ip, self._fp, self._fst)
         self._warm()
         self.reset()
 
@@ -301,7 +323,7 @@ class CakEngine:
         """Clear all audio state (as after ``prepare``); texture and configuration are kept."""
         geo = self._require_prepared()
         for buf in (self._in_buf, self._spec_ring, self._mag_ring, self._norm_ring, self._out_acc,
-                    self._wss_acc, self._fifo):
+                    self._wss_acc, self._fifo, self._gains, self._fst):
             buf.fill(0)
         self._ist[:] = 0
         self._ist[_FILL] = geo.preroll
@@ -324,6 +346,23 @@ class CakEngine:
     def geometry(self) -> FrameGeometry:
         """The frame geometry in use (after ``prepare``)."""
         return self._require_prepared()
+
+    @property
+    def energies(self) -> tuple[float, float, float]:
+        """Spectral energies of every frame since the last reset: the input's, the output's
+        and the output's as the published path makes it (bins above the
+        spectral ceiling flattened to it; the same as the output's in reference mode)."""
+        self._require_prepared()
+        return float(self._fst[_E_IN]), float(self._fst[_E_OUT]), float(self._fst[_E_PUB])
+
+    @property
+    def frame_gains(self) -> np.ndarray:
+        """The per-bin gains ``g[k, t]`` (channels, bins) of the frame synthesized last: the
+        engine's product. Read-only view; the next frame overwrites it."""
+        self._require_prepared()
+        view = self._gains.view()
+        view.flags.writeable = False
+        return view
 
     @property
     def latency_samples(self) -> int:

@@ -2,7 +2,8 @@
 
 A file is read, processed and written in blocks of ``BLOCK`` samples, so an hour of audio
 never sits in memory; the chain's latency is removed on the way, so the output lines up with
-the input sample for sample and has the same length (plus ``tail`` seconds when asked). The
+the input sample for sample and has the same length (plus ``tail`` seconds when asked). A
+chain with a ``level="match"`` CAK stage reads the file twice: the first pass only measures. The
 output is written to a temporary file beside its final name and renamed only when complete:
 an interrupted render (Ctrl-C, crash, full disk) leaves nothing under the final name, and the
 input is only ever read.
@@ -88,15 +89,18 @@ def render_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], chain:
         if dst.suffix.lower() == ".flac":
             depth = min(depth, 24)
         n = int(reader.frames)
-        if on_length is not None:
-            on_length(n + int(round(tail * rate)))
         chain.prepare(rate, BLOCK, channels)
+        if on_length is not None:
+            on_length(n + int(round(tail * rate)) + (n if chain.measures_level else 0))
         latency = chain.latency_samples
         automation = None
         if isinstance(texture, Automation):
             automation = texture.at(rate)
         elif texture is not None:
             chain.texture = float(texture)
+        if chain.measures_level:
+            chain.measure_levels(_counted(_blocks(reader, src), progress), automation)
+            reader.seek(0)
         with atomic_path(dst) as tmp:
             with AudioFile(str(tmp), "w", rate, channels, bit_depth=depth) as sink:
                 for block in chain.stream(_blocks(reader, src), automation, int(round(tail * rate))):
@@ -105,6 +109,13 @@ def render_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], chain:
                         progress(block.shape[1])
         chain.reset()
     return RenderReport(src, dst, rate, channels, n, latency)
+
+
+def _counted(blocks: Iterator[np.ndarray], progress: Callable[[int], None] | None) -> Iterator[np.ndarray]:
+    for block in blocks:
+        if progress is not None:
+            progress(block.shape[1])
+        yield block
 
 
 def _blocks(reader, src: Path) -> Iterator[np.ndarray]:

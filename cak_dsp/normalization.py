@@ -1,20 +1,32 @@
-"""Magnitude normalization between linear STFT magnitude and the kernel's domain.
+"""The kernel's domain: the published magnitude normalization, and the per-bin gain made from it.
 
-Both modes share the published chain (alpha, global_low/high and gamma come from the preset)::
+Analysis (both modes, exactly as the published code)::
 
-    u = (log(1 + alpha * sqrt(m)) - low) / (high - low)      x = u ** gamma
+    u = (log(1 + alpha * sqrt(m)) - low) / (high - low + 1e-8)      x = clip(u, 0, 1) ** gamma
 
-``reference`` reproduces the published inference code exactly: ``u`` is clipped to [0, 1]
-(with the original ``+1e-8`` in the divisor), and the inverse clips the kernel output to
-[0, 1] and adds ``1e-8`` before the inverse gamma. Everything louder than the training
-corpus's 99.99th percentile is flattened to that level, and c = 0 is not exactly the identity.
+The clip is part of the published sound: every bin louder than the training corpus's 99.99th
+percentile meets the kernel at the same value (the "spectral ceiling"), and bins below
+``low`` at zero. The kernel then computes ``y = x + residual`` (:mod:`cak_dsp.residual`).
 
-``transparent`` (the default) drops both clips: ``u ** gamma`` is extended to negative
-values as ``sign(u) * |u| ** gamma``, the inverse is exact, and a kernel output at or
-below the silence level gives zero magnitude. It is continuous in ``c``, keeps loud bins
-(a 0 dBFS sine is far above the clip point), and is the identity at c = 0. The engine
-keeps each frame's energy in this mode (see :mod:`cak_dsp.engine`), since without the clip
-the learned residual can add tens of dB.
+Synthesis differs by mode:
+
+``gain`` (the default) turns the published result into a gain on the input's own bin::
+
+    g[k, t] = D(clip(y, 0, 1)) / D(x)        Y = g * X  (X the input's complex STFT)
+
+where ``D`` is the exact inverse of the analysis above. ``D(x)`` is the input magnitude
+itself wherever it lies between the floor ``D(0)`` and the ceiling ``D(1)``, and the
+floor or ceiling outside, so no transcendental is spent on it. Every bin below the ceiling
+gets exactly the published magnitude; a bin above it is scaled by the published gain of a
+ceiling-level bin instead of being flattened to the ceiling; at c = 0, ``y = x`` and ``g`` is
+1: the identity. A gain is at most ``MAX_GAIN_DB`` (60 dB): the published path lifts bins of
+near-silence (pauses, the empty octave above a 44.1 kHz source played at 88.2 kHz) to the
+kernel's floor, which a gain would have to do by 100 dB or more; real material needs at most
+about 40-50 dB (99.9th percentile at c = 1.5 on drums, a fluidsynth render and speech).
+
+``reference`` is the published inverse, clip and ``+1e-8`` included: the magnitude becomes
+``D_pub(clip(y))`` with the input's phase, whatever the input level was, and c = 0 is not
+exactly the identity.
 
 Both directions work on whole frames (one loop per mode, so the loops vectorize).
 """
@@ -25,49 +37,66 @@ from numba import njit
 
 from .vecmath import JIT, TINY, vexp, vlog
 
-TRANSPARENT = 0
+GAIN = 0
 REFERENCE = 1
-MODES = {"transparent": TRANSPARENT, "reference": REFERENCE}
+MAX_GAIN_DB = 60.0
+_MAX_GAIN = 10.0 ** (MAX_GAIN_DB / 20.0)
+MODES = {"gain": GAIN, "reference": REFERENCE}
+DEFAULT_MODE = "gain"
 
 _LOG_CEILING = 80.0
 
 
+def check_mode(mode: str) -> int:
+    """The code of synthesis ``mode``; a one-line ValueError naming the valid modes otherwise."""
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
+    return MODES[mode]
+
+
 @njit(**JIT)
 def normalize_frame(mags: np.ndarray, out: np.ndarray, alpha: float, low: float, high: float,
-                    gamma: float, scale: float, mode: int) -> None:
-    """``out[k]`` = kernel-domain value of the linear magnitude ``mags[k] * scale``."""
-    if mode == REFERENCE:
-        inv = 1.0 / (high - low + 1e-8)
-        for k in range(mags.shape[0]):
-            u = (vlog(1.0 + alpha * np.sqrt(mags[k] * scale)) - low) * inv
-            u = min(u, 1.0)
-            out[k] = vexp(gamma * vlog(max(u, TINY))) if u > 0.0 else 0.0
-    else:
-        inv = 1.0 / (high - low)
-        for k in range(mags.shape[0]):
-            u = (vlog(1.0 + alpha * np.sqrt(mags[k] * scale)) - low) * inv
-            p = vexp(gamma * vlog(max(abs(u), TINY)))
-            out[k] = p if u > 0.0 else (-p if u < 0.0 else 0.0)
+                    gamma: float, scale: float) -> None:
+    """``out[k]`` = the published kernel-domain value of the linear magnitude ``mags[k] * scale``."""
+    inv = 1.0 / (high - low + 1e-8)
+    for k in range(mags.shape[0]):
+        u = (vlog(1.0 + alpha * np.sqrt(mags[k] * scale)) - low) * inv
+        u = min(u, 1.0)
+        out[k] = vexp(gamma * vlog(max(u, TINY))) if u > 0.0 else 0.0
 
 
 @njit(**JIT)
-def denormalize_frame(values: np.ndarray, alpha: float, low: float, high: float, gamma: float,
-                      scale: float, mode: int) -> None:
-    """Replace kernel-domain ``values`` by linear magnitudes divided by ``scale`` (never < 0)."""
+def inverse_value(y: float, alpha: float, low: float, high: float, gamma: float) -> float:
+    """``D(y)``: the linear magnitude whose normalized value is ``y`` (exact inverse, no clip)."""
+    u = vexp(vlog(max(y, TINY)) / gamma) if y > 0.0 else 0.0
+    root = max((vexp(min(u * (high - low + 1e-8) + low, _LOG_CEILING)) - 1.0) / alpha, 0.0)
+    return root * root
+
+
+@njit(**JIT)
+def bin_gains(values: np.ndarray, mags: np.ndarray, alpha: float, low: float, high: float, gamma: float,
+              scale: float, floor: float, ceiling: float, mode: int) -> None:
+    """Replace the kernel outputs ``values`` by per-bin gains on the input magnitudes ``mags``.
+
+    ``floor`` and ``ceiling`` are ``D(0)`` and ``D(1)`` (from :func:`inverse_value`, in the
+    ``scale``-d domain). In ``reference`` mode the gain is ``D_pub(clip(y)) / m``, so the
+    result is the published magnitude; a silent bin (m = 0) keeps that magnitude as its gain.
+    """
     inv_gamma = 1.0 / gamma
     span = high - low
     inv_alpha = 1.0 / alpha
-    inv_scale = 1.0 / scale
     if mode == REFERENCE:
         for k in range(values.shape[0]):
             y = min(max(values[k], 0.0), 1.0)
             u = vexp(inv_gamma * vlog(y + 1e-8))
             root = max((vexp(min(u * span + low, _LOG_CEILING)) - 1.0) * inv_alpha, 0.0)
-            values[k] = root * root * inv_scale
+            m = mags[k]
+            values[k] = root * root / scale / m if m > 0.0 else root * root / scale
     else:
+        span = span + 1e-8
         for k in range(values.shape[0]):
-            y = values[k]
-            p = vexp(inv_gamma * vlog(max(abs(y), TINY)))
-            u = p if y > 0.0 else -p
+            y = min(max(values[k], 0.0), 1.0)
+            u = vexp(inv_gamma * vlog(max(y, TINY))) if y > 0.0 else 0.0
             root = max((vexp(min(u * span + low, _LOG_CEILING)) - 1.0) * inv_alpha, 0.0)
-            values[k] = root * root * inv_scale
+            den = min(max(mags[k] * scale, floor), ceiling)
+            values[k] = min(root * root / den, _MAX_GAIN) if den > TINY else 1.0

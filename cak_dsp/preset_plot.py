@@ -23,9 +23,10 @@ def band_levels(audio: np.ndarray, sample_rate: int, n_fft: int = 8192) -> tuple
 
 
 def band_change_db(preset: Preset, audio: np.ndarray, sample_rate: int, texture: float,
-                   mode: str = "transparent") -> tuple[np.ndarray, np.ndarray]:
-    """Per third-octave band level change (dB) of ``audio`` (mono) rendered at ``texture``."""
-    wet = render(audio, sample_rate, preset, texture, mode)
+                   level: str = "match") -> tuple[np.ndarray, np.ndarray]:
+    """Per third-octave band level change (dB) of ``audio`` (mono) rendered at ``texture``
+    in the default mode with ``level`` (soft clip off, to show the kernel alone)."""
+    wet = render(audio, sample_rate, preset, texture, level=level, soft_clip=False)
     centres, dry_bands = band_levels(audio, sample_rate)
     _, wet_bands = band_levels(wet, sample_rate)
     tiny = 1e-20
@@ -61,16 +62,16 @@ def plot_preset(preset: Preset, path: Path, textures: tuple[float, ...] = (0.5, 
     ax.legend()
 
     clip = demo_clip(6.0)[0]
-    for row, mode in enumerate(("transparent", "reference")):
+    for row, level in enumerate(("match", "off")):
         ax = fig.add_subplot(grid[row, 1])
         for texture in textures:
-            centres, change = band_change_db(preset, clip, DEMO_RATE, texture, mode)
+            centres, change = band_change_db(preset, clip, DEMO_RATE, texture, level)
             ax.semilogx(centres, change, marker="o", markersize=3, label=f"c = {texture}")
         ax.axhline(0.0, color="grey", linewidth=0.8)
         ax.set_xlabel("third-octave band (Hz)")
         ax.set_ylabel("wet / dry (dB)")
-        level = "level kept per frame" if mode == "transparent" else "published math, no level match"
-        ax.set_title(f"demo groove, {mode} mode: {level}")
+        what = "whole-file level match" if level == "match" else "raw published level"
+        ax.set_title(f"demo groove, level {level}: {what}")
         ax.legend()
     fig.suptitle(f"CAK preset '{preset.name}'")
     fig.savefig(path, dpi=110)

@@ -10,7 +10,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .engine import TEXTURE_RANGE, CakEngine
+from .cak_stage import Cak
+from .engine import TEXTURE_RANGE
+from .level import DEFAULT_LEVEL, match_gain
+from .normalization import DEFAULT_MODE
 from .preset import Preset
 
 CHUNK = 1 << 16
@@ -29,14 +32,17 @@ def texture_curve(texture: float | np.ndarray, n: int) -> np.ndarray:
 
 
 def render(audio: np.ndarray, sample_rate: int, preset: Preset, texture: float | np.ndarray = 0.5,
-           mode: str = "transparent", progress: Callable[[int], None] | None = None,
-           geometry: str = "standard") -> np.ndarray:
+           mode: str = DEFAULT_MODE, level: str = DEFAULT_LEVEL, soft_clip: bool = True,
+           progress: Callable[[int], None] | None = None, geometry: str = "standard") -> np.ndarray:
     """Process a whole signal offline; returns float32 (channels, samples) aligned with the input.
 
     ``audio`` is (channels, samples) or (samples,) for mono. ``texture`` is one value or a
     per-sample curve (automation: each frame takes the value at the sample where a live stream
-    would have processed it). ``progress`` is called with the number of samples done per chunk.
-    ``geometry`` is the engine's frame geometry (``"standard"`` or ``"low-latency"``).
+    would have processed it). ``mode``, ``level`` and ``soft_clip`` are those of
+    :class:`~cak_dsp.Cak`; ``level="match"`` measures the engine's output in the same pass and
+    applies the gain afterwards, which equals the two-pass stream of a chain or a file.
+    ``progress`` is called with the number of samples done per chunk; ``geometry`` is the
+    engine's frame geometry (``"standard"`` or ``"low-latency"``).
     """
     audio = np.asarray(audio, dtype=np.float32)
     mono = audio.ndim == 1
@@ -46,18 +52,30 @@ def render(audio: np.ndarray, sample_rate: int, preset: Preset, texture: float |
         raise ValueError(f"audio must be shaped (channels, samples), got {audio.shape}")
     channels, n = audio.shape
     curve = texture_curve(texture, n)
-    engine = CakEngine(preset, mode=mode, geometry=geometry)
-    engine.prepare(sample_rate, max_block=CHUNK, channels=channels)
+    stage = Cak(preset, float(curve[-1]) if n else 0.0, mode=mode, level=level, soft_clip=soft_clip,
+                geometry=geometry)
+    stage.prepare(sample_rate, max_block=CHUNK, channels=channels)
+    engine = stage.engine
     latency = engine.latency_samples
-    out = np.empty((channels, n + latency), np.float32)
+    raw = np.empty((channels, n + latency), np.float32)
     for start in range(0, n, CHUNK):
         stop = min(start + CHUNK, n)
-        out[:, start:stop] = engine.process_automated(audio[:, start:stop], curve[start:stop])
+        raw[:, start:stop] = engine.process_automated(audio[:, start:stop], curve[start:stop])
         if progress is not None:
             progress(stop - start)
-    if n:
-        engine.texture = float(curve[-1])
-    tail = engine.flush()
-    out[:, n:] = tail[:, :latency]
-    result = out[:, latency:]
+    raw[:, n:] = engine.flush()[:, :latency]
+    if level == "match":
+        aligned = raw[:, latency:]
+        stage.output.gain = match_gain(float(np.sum(np.square(audio, dtype=np.float64))),
+                                       float(np.sum(np.square(aligned, dtype=np.float64))), engine.energies)
+    if np.ndim(texture) == 0:
+        controls, stride = np.array([float(texture)]), 0
+    else:
+        controls, stride = np.concatenate([curve, np.full(latency, curve[-1] if n else 0.0)]), 1
+    for start in range(0, n + latency, CHUNK):
+        stop = min(start + CHUNK, n + latency)
+        dry = audio[:, start:stop] if stop <= n else np.pad(audio[:, start:min(stop, n)], ((0, 0), (0, stop - max(start, n))))
+        stage.output.push_dry(dry)
+        stage.output.process(raw[:, start:stop], raw[:, start:stop], controls[start * stride:], stride)
+    result = raw[:, latency:]
     return result[0] if mono else result

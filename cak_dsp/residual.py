@@ -21,6 +21,18 @@ def residual_gain(texture: float, scale: float, threshold: float, temperature: f
     return texture * scale / (1.0 + math.exp(-z))
 
 
+@njit(cache=True, nogil=True)
+def gate_blend(texture: float, threshold: float, temperature: float) -> float:
+    """``(gate(c) - gate(0)) / (1 - gate(0))``: exactly 0 at c = 0, the gate's shape above it.
+
+    What is published but not the identity (the soft clip, the ceiling's share of the level
+    match) fades in with it, so c = 0 stays the identity.
+    """
+    gate = 1.0 / (1.0 + math.exp(min(-(texture - threshold) * temperature, 700.0)))
+    gate0 = 1.0 / (1.0 + math.exp(min(threshold * temperature, 700.0)))
+    return max((gate - gate0) / (1.0 - gate0), 0.0)
+
+
 @njit(cache=True, nogil=True, error_model="numpy", fastmath={"nsz", "arcp", "contract", "reassoc"})
 def apply_residual(prev: np.ndarray, cur: np.ndarray, nxt: np.ndarray, weight: np.ndarray,
                    bias: float, gain: float, out: np.ndarray) -> None:

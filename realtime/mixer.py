@@ -1,4 +1,4 @@
-"""The post-engine stage of the callback: latency-compensated dry/wet mix, output gain, bypass, meters.
+"""The last stage of the callback: latency-compensated dry/wet mix, output gain, bypass, ceiling, meters.
 
 The dry signal is delayed by exactly the processor's latency, so ``mix`` blends two aligned
 signals and never combs. Mix and gain glide from their last value to the new target over one
@@ -10,6 +10,8 @@ callback allocates nothing here.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 
@@ -20,7 +22,7 @@ MIX, GAIN, MIX_TARGET, GAIN_TARGET, BYPASS, BYPASS_TARGET, BYPASS_STEP = range(7
 
 
 @njit(**_JIT)
-def _mix_block(dry, wet, delay, pos, gains, in_peak, out_peak):
+def _mix_block(dry, wet, delay, pos, gains, in_peak, out_peak, ceiling):
     """Mix ``wet`` (channels, n), in place, with ``dry`` delayed through the ring ``delay``.
 
     ``pos[0]`` is the ring's write index. Peaks are running maxima; the reader resets them.
@@ -49,6 +51,9 @@ def _mix_block(dry, wet, delay, pos, gains, in_peak, out_peak):
             m = mix0 + dmix * (i + 1)
             y = (m * wet[ch, i] + (1.0 - m) * delayed) * (gain0 + dgain * (i + 1))
             y = (1.0 - bypass) * y + bypass * delayed
+            if not math.isfinite(y):
+                y = 0.0
+            y = min(max(y, -ceiling), ceiling)
             wet[ch, i] = y
             op = max(op, abs(y))
         in_peak[ch], out_peak[ch] = ip, op
@@ -63,18 +68,20 @@ class DryWetMixer:
 
     ``mixer.process(dry, wet)`` overwrites ``wet`` with
     ``(1 - b) * gain * (mix * wet + (1 - mix) * d) + b * d``, where ``d`` is ``dry`` delayed by
-    ``delay`` samples and ``b`` ramps between 0 and 1 as bypass is switched. ``mix``, ``gain``
+    ``delay`` samples and ``b`` ramps between 0 and 1 as bypass is switched, then clamps it to
+    +/-``ceiling`` (1.0 = 0 dBFS; NaN or infinity becomes silence). ``mix``, ``gain``
     and ``bypass`` may be set from any thread (one float64 slot each, no lock).
     """
 
     def __init__(self, channels: int, delay: int, mix: float = 1.0, gain: float = 1.0,
-                 bypass_samples: int = 960) -> None:
+                 bypass_samples: int = 960, ceiling: float = 1.0) -> None:
         if delay < 1:
             raise ValueError("the dry path needs a delay of at least one sample (the processor latency)")
         self.delay_samples = int(delay)
         self._delay = np.zeros((channels, self.delay_samples), np.float32)
         self._pos = np.zeros(1, np.int64)
         self._gains = np.array([mix, gain, mix, gain, 0.0, 0.0, 1.0 / max(int(bypass_samples), 1)], np.float64)
+        self.ceiling = float(ceiling)
         self.in_peak = np.zeros(channels, np.float32)
         self.out_peak = np.zeros(channels, np.float32)
         warm = np.zeros((channels, 2), np.float32)
@@ -116,7 +123,7 @@ class DryWetMixer:
 
     def process(self, dry: np.ndarray, wet: np.ndarray) -> None:
         """Overwrite ``wet`` (channels, n) with the mixed, gained output. Allocates nothing."""
-        _mix_block(dry, wet, self._delay, self._pos, self._gains, self.in_peak, self.out_peak)
+        _mix_block(dry, wet, self._delay, self._pos, self._gains, self.in_peak, self.out_peak, self.ceiling)
 
     def reset(self) -> None:
         """Silence the dry delay line and the meters; jump mix, gain and bypass to their targets."""

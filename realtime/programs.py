@@ -44,6 +44,7 @@ import numpy as np
 from numba import njit
 
 from cak_dsp import TEXTURE_RANGE, CakEngine, Preset
+from cak_dsp.normalization import DEFAULT_MODE
 
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
 FADE_MS = 40.0
@@ -84,7 +85,7 @@ def _crossfade(out, incoming, start, length):
 class ProgramBank:
     """Engines for ``presets`` (program ``i`` is ``presets[i]``); starts on program 0."""
 
-    def __init__(self, presets: Sequence[Preset], mode: str = "transparent", fade_ms: float = FADE_MS,
+    def __init__(self, presets: Sequence[Preset], mode: str = DEFAULT_MODE, fade_ms: float = FADE_MS,
                  geometry: str = "standard") -> None:
         if not presets:
             raise ValueError("a program bank needs at least one preset")

@@ -39,6 +39,8 @@ import numpy as np
 from numba import njit
 
 from cak_dsp import TEXTURE_RANGE, Cak, Chain, Preset
+from cak_dsp.level import DEFAULT_LIVE_LEVEL, ceiling_from_db, check_level
+from cak_dsp.normalization import DEFAULT_MODE
 
 from .devices import LiveError, check_settings, find_device, sounddevice
 from .mixer import DryWetMixer
@@ -70,12 +72,18 @@ class LiveConfig:
     CAK stage is the one programs switch; ``preset`` is then unused). ``input_channels`` are
     1-based device input channels, one per processed channel (default: the first ``channels``).
     ``geometry`` is the engine's frame geometry: ``"standard"`` or ``"low-latency"`` (14.5 ms at
-    44.1 kHz, 2.9 ms for a causal preset; see :mod:`cak_dsp.geometry`).
+    44.1 kHz, 2.9 ms for a causal preset; see :mod:`cak_dsp.geometry`). ``level`` and
+    ``soft_clip`` apply to every CAK stage (None: each stage's own; a stage whose level is
+    ``"match"``, which needs the whole file, follows instead: ``"follow"``, see
+    :mod:`cak_dsp.level`). No output sample exceeds ``ceiling_db`` dBFS (default 0).
     """
 
     preset: Preset | None
     texture: float = 0.8
-    mode: str = "transparent"
+    mode: str = DEFAULT_MODE
+    level: str | None = None
+    soft_clip: bool | None = None
+    ceiling_db: float = 0.0
     geometry: str = "standard"
     input_device: int | str | None = None
     output_device: int | str | None = None
@@ -149,7 +157,8 @@ class LiveHost:
             number: next(i for i, known in enumerate(self.bank.presets) if known is preset)
             for number, preset in config.programs.items()}
         self.mixer = DryWetMixer(config.channels, self.processor.latency_samples, config.mix, config.output_gain,
-                                 bypass_samples=int(config.bypass_ms * 1e-3 * rate))
+                                 bypass_samples=int(config.bypass_ms * 1e-3 * rate),
+                                 ceiling=ceiling_from_db(config.ceiling_db))
         self._rows = None if rows is None else np.array([r - 1 for r in rows], np.int64)
         self._input = np.zeros((config.channels, self.max_block), np.float32)
         if self._rows is not None:
@@ -167,24 +176,26 @@ class LiveHost:
         self._stopping = False
 
     @staticmethod
-    def _build_processor(config: LiveConfig) -> tuple[ProgramBank | Chain, ProgramBank | None]:
-        """The bank of the start preset and the program presets; inside the chain's first CAK
-        stage when there is a chain."""
-        chain = config.chain
-        stage = next((s for s in chain.stages if isinstance(s, Cak)), None) if chain is not None else None
-        if chain is not None and stage is None:
+    def _build_processor(config: LiveConfig) -> tuple[Chain, ProgramBank | None]:
+        """The chain (a lone CAK stage without one), its CAK stages' level set for live, and the
+        bank of the start preset and the program presets inside its first CAK stage."""
+        chain = config.chain if config.chain is not None else Chain([Cak(
+            config.preset, config.texture, mode=config.mode, level=DEFAULT_LIVE_LEVEL, geometry=config.geometry)])
+        for cak in chain.cak_stages:
+            cak.level = check_level(config.level, live=True) if config.level is not None else \
+                DEFAULT_LIVE_LEVEL if cak.level == "match" else cak.level
+            if config.soft_clip is not None:
+                cak.soft_clip = config.soft_clip
+        stage = next(iter(chain.cak_stages), None)
+        if stage is None:
             if config.programs:
                 raise ValueError("Program Change needs a CAK stage in the chain")
             return chain, None
-        first = stage.preset if stage is not None else config.preset
-        presets = [first]
+        presets = [stage.preset]
         for preset in config.programs.values():
             if not any(preset is known for known in presets):
                 presets.append(preset)
-        bank = ProgramBank(presets, mode=stage.mode if stage is not None else config.mode, fade_ms=config.fade_ms,
-                           geometry=stage.geometry if stage is not None else config.geometry)
-        if stage is None:
-            return bank, bank
+        bank = ProgramBank(presets, mode=stage.mode, fade_ms=config.fade_ms, geometry=stage.geometry)
         stage.engine = bank  # the stage runs the bank as its engine (same lifecycle)
         return chain, bank
 

@@ -1,4 +1,4 @@
-"""Shared fixtures: presets (the published checkpoint and a synthetic kernel), real drum audio,
+"""Shared fixtures: presets (the shipped published kernel and a synthetic kernel), real drum audio,
 the JACK server, and VST3 plugins (the real test plugins and broken ones)."""
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ import numpy as np
 import pytest
 
 from cak_dsp import CakEngine, Preset
+from cak_dsp.presets import resolve_preset
 
 from .jack_harness import PERIOD, JackServer, PlayRecord
 
+# The published checkpoint, beside the checkout; only tests of importing the .pt file need it.
 REFERENCE_DIR = Path(__file__).resolve().parents[2] / "shared" / "reference"
 DRUMKITS = Path("/usr/share/hydrogen/data/drumkits")
 PLUGINS_DIR = Path(__file__).resolve().parents[2] / "shared" / "plugins"
@@ -22,13 +24,9 @@ PLUGINS_DIR = Path(__file__).resolve().parents[2] / "shared" / "plugins"
 
 @pytest.fixture(scope="session")
 def published_preset() -> Preset:
-    """The published checkpoint imported as a preset (needs ../shared/reference and torch)."""
-    if not (REFERENCE_DIR / "final_wgan_grain.pt").exists():
-        pytest.skip(f"published checkpoint not found in {REFERENCE_DIR}")
-    pytest.importorskip("torch")
-    from train.import_checkpoint import import_checkpoint
-
-    return import_checkpoint(REFERENCE_DIR / "final_wgan_grain.pt", REFERENCE_DIR / "global_normalization_stats.json")
+    """The published kernel as shipped, ``presets/published.json`` (no torch, no ../shared needed;
+    ``tests/test_preset.py`` checks it equals a fresh import of the checkpoint)."""
+    return resolve_preset("published")
 
 
 @pytest.fixture(scope="session")

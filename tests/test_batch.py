@@ -11,6 +11,8 @@ from cak_dsp import Preset, render
 from cak_dsp.batch import RenderJob, render_folder
 from cak_dsp.cli import main
 
+pytestmark = pytest.mark.slow
+
 RATE = 44100
 
 

@@ -52,7 +52,8 @@ def test_streaming_equals_offline(synthetic_preset: Preset, channels: int) -> No
     audio = _signal(channels, 1.5, seed=channels)
 
     def make() -> Chain:
-        return Chain([HighpassFilter(60), Cak(synthetic_preset, texture=0.7), Reverb(room_size=0.6), Compressor(-12, 3)])
+        return Chain([HighpassFilter(60), Cak(synthetic_preset, texture=0.7, level="follow"), Reverb(room_size=0.6),
+                          Compressor(-12, 3)])
 
     offline = make()(audio, RATE)
     live = make()

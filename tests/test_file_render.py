@@ -63,15 +63,17 @@ def test_cli_latency_reporting_stage_is_aligned(tmp_path: Path, synthetic_preset
 
 
 def _stream_with_knob(audio: np.ndarray, preset: Preset, knob: np.ndarray) -> np.ndarray:
-    """A live-style stream: the knob is set before each sample; then flushed and aligned."""
-    engine = CakEngine(preset)
-    engine.prepare(RATE, 1, audio.shape[0])
+    """A live-style stream (the loudness follower, as live): the knob is set before each
+    sample; then flushed and aligned."""
+    stage = Cak(preset, level="follow")
+    stage.prepare(RATE, 1, audio.shape[0])
     out = []
     for i in range(audio.shape[1]):
-        engine.texture = float(knob[i])
-        out.append(engine.process(audio[:, i:i + 1]).copy())
-    out.append(engine.flush())
-    return np.concatenate(out, axis=1)[:, engine.latency_samples:engine.latency_samples + audio.shape[1]]
+        stage.texture = float(knob[i])
+        block = audio[:, i:i + 1]
+        out.append(stage.process(block, np.empty_like(block)).copy())
+    out.append(stage.flush())
+    return np.concatenate(out, axis=1)[:, stage.latency_samples:stage.latency_samples + audio.shape[1]]
 
 
 @pytest.mark.parametrize("interpolation", ["hold", "linear"])
@@ -81,7 +83,7 @@ def test_csv_automation_equals_a_stream_whose_knob_moves(tmp_path: Path, synthet
     (tmp_path / "env.csv").write_text("time,texture\n0.0,0.0\n0.2,1.4\n0.45,0.3\n# a comment\n0.8,1.0\n")
     assert main(["render", str(tmp_path / "in.wav"), str(tmp_path / "out.wav"), "--preset",
                  str(_chain_file(tmp_path, synthetic_preset, []).parent / "kernel.json"),
-                 "--automation", str(tmp_path / "env.csv"), "--interpolation", interpolation, "-q"]) == 0
+                 "--automation", str(tmp_path / "env.csv"), "--interpolation", interpolation, "--level", "follow", "-q"]) == 0
     wet, _ = _read(tmp_path / "out.wav")
     knob = load_automation(tmp_path / "env.csv", interpolation).curve(RATE, 0, dry.shape[1])
     assert (knob.min(), knob.max()) == (0.0, 1.4)
@@ -108,7 +110,7 @@ def test_midi_file_cc_automation(tmp_path: Path, synthetic_preset: Preset, drums
     assert np.allclose(automation.values, [0.0, 1.5, 1.5 * 64 / 127])
     assert main(["render", str(tmp_path / "in.wav"), str(tmp_path / "out.wav"), "--preset",
                  str(_chain_file(tmp_path, synthetic_preset, []).parent / "kernel.json"),
-                 "--automation", str(tmp_path / "song.mid"), "--cc", "1", "-q"]) == 0
+                 "--automation", str(tmp_path / "song.mid"), "--cc", "1", "--level", "follow", "-q"]) == 0
     wet, _ = _read(tmp_path / "out.wav")
     expected = _stream_with_knob(dry, synthetic_preset, automation.curve(RATE, 0, dry.shape[1]))
     assert np.abs(wet - expected).max() <= 1e-6

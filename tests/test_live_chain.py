@@ -4,13 +4,16 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from cak_dsp import load_chain
 from cak_dsp.cli import main
 from realtime.stream import LiveConfig, LiveHost
-from .jack_harness import RATE
+from .jack_harness import RATE, UNCLAMPED
 from .test_live_stream import _signal
+
+pytestmark = pytest.mark.live
 
 TEXTURE = 1.2
 
@@ -29,10 +32,10 @@ def test_live_chain_equals_cak_render_chain(jack_server, jack_io, synthetic_pres
     signal = _signal(2, int(1.5 * RATE))
     sf.write(tmp_path / "in.wav", signal.T, RATE, subtype="FLOAT")
     assert main(["render", str(tmp_path / "in.wav"), str(tmp_path / "out.wav"), "--chain", str(chain_file),
-                 "--texture", str(TEXTURE), "-q"]) == 0
+                 "--texture", str(TEXTURE), "--level", "follow", "-q"]) == 0
     rendered = sf.read(tmp_path / "out.wav", dtype="float32", always_2d=True)[0].T
 
-    host = LiveHost(LiveConfig(preset=None, chain=load_chain(chain_file), samplerate=RATE, channels=2,
+    host = LiveHost(LiveConfig(preset=None, chain=load_chain(chain_file), samplerate=RATE, channels=2, ceiling_db=UNCLAMPED,
                                texture=TEXTURE, mix=0.5))
     latency, hop = host.latency_samples, host.bank.geometry.hop
     assert latency == sum(stage.latency_samples for stage in host.processor.stages) == host.mixer.delay_samples

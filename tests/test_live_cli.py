@@ -16,6 +16,8 @@ import pytest
 from cak_dsp.cli import main
 from .jack_harness import jackd_command
 
+pytestmark = pytest.mark.live
+
 
 def test_devices_lists_jack(jack_server, capsys):
     assert main(["devices"]) == 0

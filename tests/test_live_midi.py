@@ -14,7 +14,9 @@ import rtmidi
 
 from realtime.midi import CCMapping, MidiControl, MidiError, list_ports
 from realtime.stream import LiveConfig, LiveHost
-from .jack_harness import RATE
+from .jack_harness import RATE, UNCLAMPED
+
+pytestmark = pytest.mark.live
 
 
 def _wait(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
@@ -38,7 +40,7 @@ def sender(jack_server):
 
 @pytest.fixture
 def host(jack_server, synthetic_preset):
-    return LiveHost(LiveConfig(preset=synthetic_preset, samplerate=RATE, channels=1, texture=0.0))
+    return LiveHost(LiveConfig(preset=synthetic_preset, samplerate=RATE, channels=1, texture=0.0, ceiling_db=UNCLAMPED))
 
 
 def test_cc_moves_texture_with_range_and_curve(host, sender):

@@ -27,7 +27,8 @@ from .jack_harness import RATE
 
 SECONDS = float(os.environ.get("CAK_SOAK_SECONDS", "60"))
 STRICT = bool(os.environ.get("CAK_STRICT_SOAK"))
-pytestmark = pytest.mark.skipif(bool(os.environ.get("CAK_SKIP_SOAK")), reason="CAK_SKIP_SOAK is set")
+pytestmark = [pytest.mark.live, pytest.mark.soak,
+              pytest.mark.skipif(bool(os.environ.get("CAK_SKIP_SOAK")), reason="CAK_SKIP_SOAK is set")]
 
 
 @pytest.fixture

@@ -14,7 +14,9 @@ import pytest
 from cak_dsp import render
 from realtime.devices import LiveError
 from realtime.stream import LiveConfig, LiveHost
-from .jack_harness import RATE
+from .jack_harness import RATE, UNCLAMPED
+
+pytestmark = pytest.mark.live
 
 SECONDS = 1.5
 
@@ -35,7 +37,7 @@ def _signal(channels: int, n: int, silence: int = 4096) -> np.ndarray:
 
 
 def _host(preset, **kw) -> LiveHost:
-    return LiveHost(LiveConfig(preset=preset, samplerate=RATE, **kw))
+    return LiveHost(LiveConfig(preset=preset, samplerate=RATE, **{"ceiling_db": UNCLAMPED, **kw}))
 
 
 @pytest.mark.parametrize("mix, gain", [(1.0, 1.0), (0.4, 0.5)])
@@ -55,12 +57,31 @@ def test_live_equals_offline(jack_server, jack_io, synthetic_preset, mix, gain):
         recorded = io.play(signal, signal.shape[1] + latency, align=lambda: -host.samples_processed % hop,
                            host_samples=lambda: host.samples_processed)
     live = recorded[:, latency:]
-    wet = render(signal, RATE, synthetic_preset, texture=1.2)
+    wet = render(signal, RATE, synthetic_preset, texture=1.2, level="follow")  # live's default level
     expected = gain * (mix * wet + (1 - mix) * signal)
     assert np.abs(wet - signal).max() > 0.05, "the effect must actually change the signal"
     error = np.abs(live - expected).max()
     print(f"live vs offline (mix {mix}, gain {gain}): max abs error {error:.2e}")
     assert error < 1e-5
+
+
+def test_live_output_never_exceeds_the_ceiling(jack_server, jack_io, synthetic_preset):
+    """The raw published level (+15 dB and more), NaN and infinity in the input, output gain
+    +6 dB: what reaches the JACK ports is finite and within the default 0 dBFS ceiling."""
+    jack_server.set_period(256)
+    signal = 0.9 * _signal(2, int(SECONDS * RATE))
+    signal[:, RATE // 2:RATE // 2 + 50] = np.nan
+    signal[1, RATE] = np.inf
+    host = LiveHost(LiveConfig(preset=synthetic_preset, samplerate=RATE, channels=2, texture=1.5, level="off",
+                               soft_clip=False, output_gain=2.0))
+    io = jack_io(2)
+    with host:
+        io.connect()
+        recorded = io.play(signal, signal.shape[1] + host.latency_samples,
+                           host_samples=lambda: host.samples_processed)
+    assert np.all(np.isfinite(recorded))
+    assert np.abs(recorded).max() <= 1.0
+    assert np.abs(recorded).max() > 0.99, "the test must drive the output into the ceiling"
 
 
 @pytest.mark.parametrize("block", [64, 256, 1024])

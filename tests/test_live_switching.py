@@ -13,8 +13,10 @@ import pytest
 
 from cak_dsp import Preset, render
 from realtime.stream import LiveConfig, LiveHost
-from .jack_harness import RATE, PlayRecord
+from .jack_harness import RATE, UNCLAMPED, PlayRecord
 from .test_live_stream import _signal
+
+pytestmark = pytest.mark.live
 
 TEXTURE = 1.2
 
@@ -79,7 +81,7 @@ def test_program_change_crossfades_between_latencies(jack_server, jack_io, synth
     jack_server.set_period(256)
     causal = _causal(synthetic_preset)
     assert causal.is_causal and not synthetic_preset.is_causal
-    host = LiveHost(LiveConfig(preset=synthetic_preset, programs={0: synthetic_preset, 7: causal},
+    host = LiveHost(LiveConfig(preset=synthetic_preset, level="off", soft_clip=False, ceiling_db=UNCLAMPED, programs={0: synthetic_preset, 7: causal},
                                samplerate=RATE, channels=1, texture=TEXTURE))
     bank = host.bank
     latency = host.latency_samples
@@ -99,9 +101,9 @@ def test_program_change_crossfades_between_latencies(jack_server, jack_io, synth
     offset = bank.last_switch_at - start
     warm, fade = bank.warm_samples(1), bank.fade_samples
     assert 0 < offset and offset + latency + warm + fade < signal.shape[1] - latency, "switch outside the signal"
-    old = render(signal, RATE, synthetic_preset, texture=TEXTURE)
+    old = render(signal, RATE, synthetic_preset, texture=TEXTURE, level="off", soft_clip=False)
     new = np.zeros_like(old)
-    new[:, offset:] = render(signal[:, offset:], RATE, causal, texture=TEXTURE)
+    new[:, offset:] = render(signal[:, offset:], RATE, causal, texture=TEXTURE, level="off", soft_clip=False)
     g = np.clip((np.arange(signal.shape[1]) + start + latency - bank.last_switch_at - warm) / fade, 0.0, 1.0)
     expected = (1 - g) * old + g * new
     live = recorded[:, latency:]
@@ -120,7 +122,8 @@ def test_bypass_fades_to_the_aligned_dry_signal(jack_server, jack_io, synthetic_
     input at unity gain, with the same latency; exact to float rounding."""
     jack_server.set_period(256)
     gain = 0.5
-    host = LiveHost(LiveConfig(preset=synthetic_preset, samplerate=RATE, channels=1, texture=TEXTURE,
+    host = LiveHost(LiveConfig(preset=synthetic_preset, level="off", soft_clip=False, ceiling_db=UNCLAMPED, samplerate=RATE, channels=1,
+                               texture=TEXTURE,
                                output_gain=gain, bypass_ms=20.0))
     latency = host.latency_samples
     signal = _signal(1, int(1.2 * RATE))
@@ -130,7 +133,7 @@ def test_bypass_fades_to_the_aligned_dry_signal(jack_server, jack_io, synthetic_
         recorded, _ = _take_with_action(io, host, signal, signal.shape[1] + latency,
                                         lambda: host.set_bypass(True), after=0.5)
     live = recorded[:, latency:]
-    wet = gain * render(signal, RATE, synthetic_preset, texture=TEXTURE)
+    wet = gain * render(signal, RATE, synthetic_preset, texture=TEXTURE, level="off", soft_clip=False)
     ramp = int(20.0e-3 * RATE)
     rough = int(np.argmax(np.abs(live - wet)[0] > 1e-4))
     best = None

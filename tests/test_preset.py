@@ -1,6 +1,7 @@
 """Preset format v1: round trip, and one clear line for every kind of bad file."""
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from pathlib import Path
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 
 from cak_dsp import Preset, PresetError, load_preset
+from cak_dsp.presets import SHIPPED_DIR, resolve_preset, shipped_presets
 
 
 def _write(tmp_path: Path, data: object, name: str = "p.json") -> Path:
@@ -89,3 +91,41 @@ def test_gate_and_gain(synthetic_preset: Preset) -> None:
     assert synthetic_preset.gate(synthetic_preset.threshold) == pytest.approx(0.5)
     expected = 1.0 * synthetic_preset.scale / (1 + math.exp(-(1.0 - 0.3) * 20.0))
     assert synthetic_preset.gain(1.0) == pytest.approx(expected)
+
+
+REFERENCE_DIR = Path(__file__).resolve().parents[2] / "shared" / "reference"
+
+
+@pytest.mark.parametrize("name", shipped_presets())
+def test_shipped_presets_load_by_name(name: str) -> None:
+    preset = resolve_preset(name)
+    assert preset.name == name
+    assert preset.description and preset.provenance["method"]
+
+
+def test_published_preset_names_its_source_and_licence() -> None:
+    preset = resolve_preset("published")
+    prov = preset.provenance
+    assert prov["checkpoint"] == "final_wgan_grain.pt" and len(prov["checkpoint_sha256"]) == 64
+    assert "Gloame AI" in prov["source_project"] and prov["license"] == "MIT"
+    licence = SHIPPED_DIR / prov["license_file"]
+    assert "MIT License" in licence.read_text() and "Austin Rockman and Roopam Garg" in licence.read_text()
+    assert prov["license_file"] in (SHIPPED_DIR / "README.md").read_text()
+
+
+def test_published_preset_equals_a_fresh_import_of_the_checkpoint() -> None:
+    """The one test that needs ../shared/reference: the shipped numbers are the checkpoint's, exactly."""
+    ckpt, stats = REFERENCE_DIR / "final_wgan_grain.pt", REFERENCE_DIR / "global_normalization_stats.json"
+    if not ckpt.exists():
+        pytest.skip(f"published checkpoint not found in {REFERENCE_DIR} (the shipped preset is tested without it)")
+    pytest.importorskip("torch", reason="importing the checkpoint needs torch (pip install 'cak[train]')")
+    from train.import_checkpoint import import_checkpoint
+
+    shipped = resolve_preset("published")
+    imported = import_checkpoint(ckpt, stats, name="published").to_dict()
+    assert shipped.provenance["checkpoint_sha256"] == hashlib.sha256(ckpt.read_bytes()).hexdigest()
+    assert shipped.provenance["stats_sha256"] == hashlib.sha256(stats.read_bytes()).hexdigest()
+    ours = shipped.to_dict()
+    for part in ("kernel", "normalization", "stft"):
+        assert ours[part] == imported[part], part
+    assert ours["provenance"]["final_history"] == imported["provenance"]["final_history"]

@@ -27,7 +27,7 @@ TOLERANCE_DB = 0.5
 
 
 def _band_powers(x: np.ndarray, rate: int) -> np.ndarray:
-    freqs, power = welch(x, rate, nperseg=8192)
+    freqs, power = welch(x, rate, nperseg=int(round(8192 * rate / 44100)))  # 5.4 Hz resolution at every rate
     edges = 125 * 2 ** (np.arange(22) / 3)
     edges = edges[edges <= 16000]
     return np.array([power[(freqs >= lo) & (freqs < hi)].sum() for lo, hi in zip(edges[:-1], edges[1:])])

@@ -15,7 +15,8 @@ def _curvature(x: np.ndarray) -> float:
 
 def test_texture_jumps_are_click_free(published_preset: Preset) -> None:
     t = np.arange(2 * RATE) / RATE
-    chord = (0.5 * np.sin(2 * np.pi * 440 * t) + 0.3 * np.sin(2 * np.pi * 660 * t + 1.0)).astype(np.float32)[None]
+    # below the published spectral ceiling (about -22 dBFS for a sine), where the kernel acts
+    chord = (0.05 * np.sin(2 * np.pi * 440 * t) + 0.03 * np.sin(2 * np.pi * 660 * t + 1.0)).astype(np.float32)[None]
     outputs = {}
     for name, schedule in {"low": lambda i: 0.0, "high": lambda i: 1.5,
                            "jumps": lambda i: 1.5 if (i // 5512) % 2 else 0.0}.items():
@@ -26,6 +27,6 @@ def test_texture_jumps_are_click_free(published_preset: Preset) -> None:
             engine.texture = schedule(start)
             out.append(engine.process(chord[:, start:start + 64]).copy())
         outputs[name] = np.concatenate(out, axis=1)[0, engine.latency_samples + 4096:]
-    assert np.abs(outputs["high"] - outputs["low"]).max() > 0.05
+    assert np.abs(outputs["high"] - outputs["low"]).max() > 0.005
     steady = max(_curvature(outputs["low"]), _curvature(outputs["high"]))
     assert _curvature(outputs["jumps"]) <= 1.25 * steady

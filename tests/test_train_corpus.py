@@ -22,6 +22,8 @@ from train.corpus import (  # noqa: E402
     stft_magnitude,
 )
 
+pytestmark = pytest.mark.train
+
 SR = 44100
 
 

@@ -17,6 +17,8 @@ from train.corpus import Corpus, prepare  # noqa: E402
 from train.fit import FitConfig, Trainer, _batches, export_preset, fit, training_pairs  # noqa: E402
 from train.model import audit_stats  # noqa: E402
 
+pytestmark = pytest.mark.train
+
 SR = 44100
 TINY = FitConfig(epochs=2, batch_size=4, crop=(16, 16), n_critic=2, seed=5)
 

@@ -12,6 +12,8 @@ torch = pytest.importorskip("torch")
 from cak_dsp.preset import PresetError, load_preset  # noqa: E402
 from train.import_checkpoint import import_checkpoint  # noqa: E402
 
+pytestmark = pytest.mark.train
+
 REFERENCE_DIR = Path(__file__).resolve().parents[2] / "shared" / "reference"
 CKPT = REFERENCE_DIR / "final_wgan_grain.pt"
 STATS = REFERENCE_DIR / "global_normalization_stats.json"

@@ -21,6 +21,8 @@ from train.model import (  # noqa: E402
     temperature,
 )
 
+pytestmark = pytest.mark.train
+
 REFERENCE_DIR = Path(__file__).resolve().parents[2] / "shared" / "reference"
 
 
