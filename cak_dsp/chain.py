@@ -19,6 +19,7 @@ allocate their result arrays (pedalboard's API); CAK stages allocate nothing.
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
@@ -114,9 +115,11 @@ class Chain:
             return self.controls.process(self._run_stages, block, out, texture)
         return self._run_stages(block, out, texture)
 
-    def _run_stages(self, block: np.ndarray, out: np.ndarray, texture: np.ndarray | None) -> np.ndarray:
+    def _run_stages(self, block: np.ndarray, out: np.ndarray, texture: np.ndarray | None,
+                    stages: Sequence | None = None) -> np.ndarray:
+        """``stages`` (default: all) over ``block`` into ``out``, each on the previous one's output."""
         src = block
-        for stage in self.stages:
+        for stage in self.stages if stages is None else stages:
             stage.process(src, out, texture)
             src = out
         return out
@@ -149,11 +152,13 @@ class Chain:
         """The first pass of a ``level="match"`` render: stream ``blocks`` through the stages up
         to the last matching CAK stage and set each one's gain from the energies it saw.
 
-        Give the same blocks and automation as the real pass (:meth:`stream`) will get.
+        Give the same blocks and automation as the real pass (:meth:`stream`) will get; the
+        chain's ``controls`` move the stage parameters in this pass as in the real one.
         """
         self._require_prepared()
         last = max(i for i, s in enumerate(self.stages) if isinstance(s, Cak) and s.level == "match")
         prefix = self.stages[:last + 1]
+        run = functools.partial(self._run_stages, stages=prefix)
         self.reset()
         for stage in prefix:
             if isinstance(stage, Cak):
@@ -165,10 +170,10 @@ class Chain:
                 part = block[:, at:at + self.max_block]
                 out = np.empty(part.shape, np.float32)
                 curve = texture(fed, part.shape[1]) if texture is not None else None
-                src = part
-                for stage in prefix:
-                    stage.process(src, out, curve)
-                    src = out
+                if self.controls is not None:
+                    self.controls.process(run, part, out, curve)
+                else:
+                    run(part, out, curve)
                 fed += part.shape[1]
         if texture is not None and fed:
             for stage in prefix:

@@ -15,7 +15,8 @@ What is written, stage by stage (the chain file's own fields are kept where they
   ``current_program`` is not in its state, for one); the others would only repeat the state.
 * a pedalboard built-in: its type, file names, and every settable numeric parameter's current
   value (JSON keeps a float exactly, so the reloaded value is the same float).
-* a CAK stage: its fields (preset, mode, geometry, and any others) with the current texture.
+* a CAK stage: its fields (preset, mode, level, soft_clip, geometry, and any others) with the
+  current texture.
 * every stage's ``name``.
 
 Paths inside the new file's folder are written relative to it, others absolute. Saving a
@@ -110,7 +111,8 @@ def _rebased(value: str, old_base: Path, base_dir: Path) -> str:
 
 
 def _cak_spec(stage: Cak, spec: dict, old_base: Path, base_dir: Path) -> dict:
-    spec = spec or {"type": "cak", "preset": stage.preset.name, "mode": stage.mode, "geometry": stage.geometry}
+    spec = spec or {"type": "cak", "preset": stage.preset.name, "mode": stage.mode, "level": stage.level,
+                    "soft_clip": stage.soft_clip, "geometry": stage.geometry}
     spec.pop("name", None)
     preset = spec.get("preset")
     if isinstance(preset, str) and preset.endswith(".json"):

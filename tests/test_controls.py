@@ -44,19 +44,20 @@ def _noise(channels: int = 2, seconds: float = 1.0) -> np.ndarray:
     return np.random.default_rng(5).normal(0, 0.2, (channels, int(seconds * RATE))).astype(np.float32)
 
 
-def _chain_file(tmp_path: Path, synthetic_preset) -> Path:
+def _chain_file(tmp_path: Path, synthetic_preset, level: str = "match") -> Path:
     synthetic_preset.save(tmp_path / "synthetic.json")
     path = tmp_path / "chain.json"
     path.write_text(json.dumps({"format": "cak-chain", "version": 1, "stages": [
         {"type": "HighpassFilter", "name": "hp", "cutoff_frequency_hz": 100},
-        {"type": "cak", "preset": "synthetic.json", "texture": 0.7}]}))
+        {"type": "cak", "preset": "synthetic.json", "texture": 0.7, "level": level}]}))
     return path
 
 
 def test_automation_is_applied_at_the_same_samples_whatever_the_block_size(tmp_path, synthetic_preset):
     """A CSV sweep of the highpass cutoff: the offline render and a stream of random blocks (1 to
-    511 samples, so parts of one sample occur) set the same values at the same samples."""
-    chain_file = _chain_file(tmp_path, synthetic_preset)
+    511 samples, so parts of one sample occur) set the same values at the same samples (level
+    "follow": a stream has no whole-signal measuring pass)."""
+    chain_file = _chain_file(tmp_path, synthetic_preset, level="follow")
     (tmp_path / "sweep.csv").write_text("time,cutoff\n0,100\n0.4,4000\n0.8,300\n")
     audio = _noise(2, 1.2)
     specs = specs_from_envelopes([f"hp.cutoff_frequency_hz={tmp_path / 'sweep.csv'}"])
@@ -85,6 +86,24 @@ def test_automation_is_applied_at_the_same_samples_whatever_the_block_size(tmp_p
     assert error <= 1e-5
     assert all(pos % CONTROL_BLOCK == 0 for pos, _ in changes)
     assert changes[0] == (CONTROL_BLOCK, pytest.approx(100 + 3900 * CONTROL_BLOCK / (0.4 * RATE)))
+
+
+def test_the_level_measuring_pass_hears_the_automation(tmp_path, synthetic_preset):
+    """level "match" measures the whole signal in a first pass: the automated cutoff moves in
+    that pass as in the real one, so [hp (automated), CAK] equals CAK on the automated hp's output."""
+    chain_file = _chain_file(tmp_path, synthetic_preset)
+    (tmp_path / "sweep.csv").write_text("0,100\n0.3,6000\n0.6,150\n")
+    specs = specs_from_envelopes([f"hp.cutoff_frequency_hz={tmp_path / 'sweep.csv'}"])
+    audio = _noise(2, 0.9)
+    both = load_chain(chain_file)
+    bind_controls(both, specs)
+    filtered = load_chain(chain_file)
+    filtered.stages, filtered.names = filtered.stages[:1], filtered.names[:1]
+    bind_controls(filtered, specs)
+    cak = load_chain(chain_file)
+    cak.stages, cak.names = cak.stages[1:], cak.names[1:]
+    expected = cak(filtered(audio, RATE), RATE)
+    assert np.abs(both(audio, RATE) - expected).max() <= 1e-5
 
 
 def test_midi_file_drives_mapped_parameters_as_live(tmp_path, synthetic_preset):

@@ -19,11 +19,12 @@ from cak_dsp.controls import CONTROL_BLOCK
 from realtime.midi import MidiControl
 from realtime.midimap import load_midi_map
 from realtime.stream import LiveConfig, LiveHost
-from .jack_harness import RATE
+from .jack_harness import RATE, UNCLAMPED
 from .test_controls import midi_file
 from .test_live_stream import _signal
 from .test_plugins import _lag
 
+pytestmark = pytest.mark.live
 
 def _write_chain(path, stages):
     path.write_text(json.dumps({"format": "cak-chain", "version": 1, "stages": stages}))
@@ -37,7 +38,7 @@ def test_live_real_plugins_equal_cak_render(jack_server, jack_io, synthetic_pres
     synthetic_preset.save(tmp_path / "synthetic.json")
     chain_file = _write_chain(tmp_path / "chain.json", [
         {"type": "plugin", "path": str(plugins_dir / "d_parameters.vst3"), "parameters": {"top_left": 1}},
-        {"type": "cak", "preset": "synthetic.json", "texture": 1.2},
+        {"type": "cak", "preset": "synthetic.json", "texture": 1.2, "level": "follow"},
         {"type": "plugin", "path": str(plugins_dir / "d_latency.vst3")}])
     signal = _signal(2, int(1.5 * RATE))
     sf.write(tmp_path / "in.wav", signal.T, RATE, subtype="FLOAT")
@@ -45,7 +46,8 @@ def test_live_real_plugins_equal_cak_render(jack_server, jack_io, synthetic_pres
                  "-q"]) == 0
     rendered = sf.read(tmp_path / "out.wav", dtype="float32", always_2d=True)[0].T
 
-    host = LiveHost(LiveConfig(preset=None, chain=load_chain(chain_file), samplerate=RATE, channels=2, texture=1.2))
+    host = LiveHost(LiveConfig(preset=None, chain=load_chain(chain_file), samplerate=RATE, channels=2, texture=1.2,
+                               ceiling_db=UNCLAMPED))
     cak = Chain([Cak(synthetic_preset)])
     cak.prepare(RATE, 256, 2)
     delay = host.processor.stages[2]
@@ -98,7 +100,7 @@ def test_midi_cc_on_a_builtin_parameter_live_equals_the_midi_file_offline(jack_s
     synthetic_preset.save(tmp_path / "synthetic.json")
     chain_file = _write_chain(tmp_path / "chain.json", [
         {"type": "HighpassFilter", "name": "hp", "cutoff_frequency_hz": 100},
-        {"type": "cak", "preset": "synthetic.json", "texture": 0.8}])
+        {"type": "cak", "preset": "synthetic.json", "texture": 0.8, "level": "follow"}])
     map_file = tmp_path / "map.json"
     map_file.write_text(json.dumps({"controls": [
         {"target": "hp.cutoff_frequency_hz", "cc": 20, "range": [100, 3000], "curve": 2}]}))
@@ -108,7 +110,8 @@ def test_midi_cc_on_a_builtin_parameter_live_equals_the_midi_file_offline(jack_s
     chain = load_chain(chain_file)
     control = bind_midi_map(chain, midi_map.controls, map_file).controls[0]
     cc_of = {100 + 2900 * (value / 127) ** 2: value for value in sent}
-    host = LiveHost(LiveConfig(preset=None, chain=chain, samplerate=RATE, channels=2, texture=0.8))
+    host = LiveHost(LiveConfig(preset=None, chain=chain, samplerate=RATE, channels=2, texture=0.8,
+                               ceiling_db=UNCLAMPED))
     latency, grid = host.latency_samples, math.lcm(host.bank.geometry.hop, CONTROL_BLOCK)
     io = jack_io(2)
     start: dict[str, int] = {}
