@@ -25,9 +25,8 @@ and flatness.
 
 Material, all mono 44.1 kHz at -23 dBFS RMS: real drums (hydrogen-drumkits) and speech
 (espeak-ng, alsa-utils) from ``tests/materials.py``, and a warm GM pad (program 89, "Warm
-Pad", sustained four-note chords) rendered here by fluidsynth with FluidR3 GM. Presets: the
-shipped ones and the published checkpoint (imported from ``shared/reference/`` beside the
-checkout, needs torch) when found. Prints the table and writes ``preset_character.png`` (band
+Pad", sustained four-note chords) rendered here by fluidsynth with FluidR3 GM. Presets: every
+shipped one (the published kernel included). Prints the table and writes ``preset_character.png`` (band
 changes per texture, per preset x material and level) and ``preset_character.json`` to the
 results folder. Run ``python benchmarks/preset_character.py --help``.
 """
@@ -46,7 +45,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.engine_speed import DEFAULT_REFERENCE, print_table  # noqa: E402
+from benchmarks.engine_speed import print_table  # noqa: E402
 from cak_dsp import Preset, render  # noqa: E402
 from cak_dsp.presets import resolve_preset, shipped_presets  # noqa: E402
 from tests import materials  # noqa: E402
@@ -97,23 +96,9 @@ def load_materials(seconds: float) -> dict[str, np.ndarray]:
     return found
 
 
-def load_presets(names: list[str] | None, reference: Path) -> dict[str, Preset]:
-    """The named presets (default: every shipped one, and ``published`` if its checkpoint is found)."""
-    files = [reference / "final_wgan_grain.pt", reference / "global_normalization_stats.json"]
-    have_published = all(f.is_file() for f in files)
-    wanted = names or [*shipped_presets(), *(["published"] if have_published else [])]
-    result = {}
-    for name in wanted:
-        if name == "published" and "published" not in shipped_presets():
-            if not have_published:
-                print(f"skipping published: {files[0]} not found (--reference DIR)")
-                continue
-            from train.import_checkpoint import import_checkpoint
-
-            result[name] = import_checkpoint(*files)
-        else:
-            result[name] = resolve_preset(name)
-    return result
+def load_presets(names: list[str] | None) -> dict[str, Preset]:
+    """The named presets (default: every shipped one, the published kernel included)."""
+    return {name: resolve_preset(name) for name in names or shipped_presets()}
 
 
 # -- measures -------------------------------------------------------------------------------
@@ -233,11 +218,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="presets to measure, names or paths; 'published' imports the checkpoint "
                              "(default: every shipped preset, and published if found)")
     parser.add_argument("--seconds", type=float, default=20.0, help="length of each material (default 20)")
-    parser.add_argument("--reference", type=Path, default=DEFAULT_REFERENCE,
-                        help=f"folder with the published checkpoint and stats (default {DEFAULT_REFERENCE})")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"results folder (default {DEFAULT_OUT})")
     args = parser.parse_args(argv)
-    presets = load_presets(args.presets, args.reference)
+    presets = load_presets(args.presets)
     found = load_materials(args.seconds)
     rows, ceilings = measure(presets, found)
     dry = []

@@ -30,6 +30,7 @@ import math
 import numpy as np
 from numba import njit
 
+from .delay import DelayLine
 from .residual import gate_blend
 from .vecmath import JIT, vexp
 
@@ -82,23 +83,6 @@ def ceiling_from_db(ceiling_db: float) -> float:
     if not (math.isfinite(ceiling_db) and lo <= ceiling_db <= hi):
         raise ValueError(f"ceiling must be between {lo:g} and {hi:g} dBFS, got {ceiling_db}")
     return 10.0 ** (ceiling_db / 20.0)
-
-
-@njit(**JIT)
-def _delay_dry(dry, delayed, ring, pos):
-    """Write ``dry`` (channels, n) into ``ring`` and the samples it pushes out into ``delayed``."""
-    channels, n = dry.shape
-    size = ring.shape[1]
-    start = pos[0]
-    for ch in range(channels):
-        p = start
-        for i in range(n):
-            delayed[ch, i] = ring[ch, p]
-            ring[ch, p] = dry[ch, i]
-            p += 1
-            if p == size:
-                p = 0
-    pos[0] = (start + n) % size
 
 
 @njit(**JIT)
@@ -192,25 +176,22 @@ class OutputStage:
         """Allocate for blocks of up to ``max_block``; ``delay`` is the processor's latency."""
         self._fp[_SMOOTH] = 1.0 - math.exp(-1.0 / (BLEND_SMOOTHING_S * sample_rate))
         self._fp[_DECAY] = math.exp(-1.0 / (FOLLOW_SECONDS * sample_rate))
-        self._ring = np.zeros((channels, max(int(delay), 1)), np.float32)
-        self._pos = np.zeros(1, np.int64)
+        self._line = DelayLine(channels, int(delay))
         self._dry = np.zeros((channels, max_block), np.float32)
         warm = np.zeros((channels, 2), np.float32)
         for layout in (warm, np.asfortranarray(warm)):
-            _delay_dry(layout, self._dry[:, :2], self._ring, self._pos)
             _output_block(layout, layout, self._dry[:, :2], np.zeros(1), 0, self._fp, self._state)
             _output_block(layout, layout, self._dry[:, :2], np.zeros(2), 1, self._fp, self._state)
         self.reset()
 
     def reset(self) -> None:
         self._state[:] = 0.0
-        self._ring.fill(0)
-        self._pos[0] = 0
+        self._line.reset()
 
     def push_dry(self, block: np.ndarray) -> None:
         """Feed the processor's input block to the follower's delay line (before processing)."""
         if self.follow:
-            _delay_dry(block, self._dry[:, :block.shape[1]], self._ring, self._pos)
+            self._line.process(block, self._dry[:, :block.shape[1]])
 
     def process(self, x: np.ndarray, y: np.ndarray, controls: np.ndarray, stride: int) -> np.ndarray:
         """Write the output of ``x`` (channels, n) into ``y`` (may be ``x``); ``controls`` as the engine's."""

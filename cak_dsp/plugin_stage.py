@@ -52,6 +52,7 @@ class PluginStage:
         self.instances = [plugin]
         self.layout_used = "direct"
         self._runner = plugin
+        self._texture = 0.0
         self.latency_samples = 0
         self.underruns = 0
         self._fifo = np.zeros((1, 0), np.float32)
@@ -68,6 +69,15 @@ class PluginStage:
         """The plugin's own name for an external plugin (``Latency``), else the class name."""
         own = getattr(self.plugin, "name", None) if self.external else None
         return own if isinstance(own, str) and own else type(self.plugin).__name__
+
+    @property
+    def texture(self) -> float:
+        """A plugin has no texture knob; the value is kept only for the processor contract."""
+        return self._texture
+
+    @texture.setter
+    def texture(self, value: float) -> None:
+        self._texture = float(value)
 
     @property
     def external(self) -> bool:

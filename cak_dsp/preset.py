@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from .atomic import write_text_atomic
+from .residual import gate, residual_gain
 
 FORMAT_NAME = "cak-preset"
 FORMAT_VERSION = 1
@@ -68,12 +69,11 @@ class Preset:
 
     def gate(self, texture: float) -> float:
         """The soft gate ``sigmoid((c - tau) * T)``."""
-        z = (texture - self.threshold) * self.temperature
-        return 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
+        return gate(float(texture), self.threshold, self.temperature)
 
     def gain(self, texture: float) -> float:
         """The residual's total multiplier ``c * gate(c) * s`` applied to ``conv3x3(x) + bias``."""
-        return texture * self.gate(texture) * self.scale
+        return residual_gain(float(texture), self.scale, self.threshold, self.temperature)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready dictionary of this preset (format version 1)."""

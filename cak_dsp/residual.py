@@ -13,12 +13,15 @@ from numba import njit
 
 
 @njit(cache=True, nogil=True)
+def gate(texture: float, threshold: float, temperature: float) -> float:
+    """The soft gate ``sigmoid((c - tau) * T)``."""
+    return 1.0 / (1.0 + math.exp(min(-(texture - threshold) * temperature, 700.0)))
+
+
+@njit(cache=True, nogil=True)
 def residual_gain(texture: float, scale: float, threshold: float, temperature: float) -> float:
-    """``c * sigmoid((c - tau) * T) * s``; exactly 0 at c = 0."""
-    z = (texture - threshold) * temperature
-    if z < -700.0:
-        return 0.0
-    return texture * scale / (1.0 + math.exp(-z))
+    """``c * sigmoid((c - tau) * T) * s``: the residual's total multiplier; exactly 0 at c = 0."""
+    return texture * scale * gate(texture, threshold, temperature)
 
 
 @njit(cache=True, nogil=True)
@@ -28,9 +31,8 @@ def gate_blend(texture: float, threshold: float, temperature: float) -> float:
     What is published but not the identity (the soft clip, the ceiling's share of the level
     match) fades in with it, so c = 0 stays the identity.
     """
-    gate = 1.0 / (1.0 + math.exp(min(-(texture - threshold) * temperature, 700.0)))
-    gate0 = 1.0 / (1.0 + math.exp(min(threshold * temperature, 700.0)))
-    return max((gate - gate0) / (1.0 - gate0), 0.0)
+    closed = gate(0.0, threshold, temperature)
+    return max((gate(texture, threshold, temperature) - closed) / (1.0 - closed), 0.0)
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath={"nsz", "arcp", "contract", "reassoc"})

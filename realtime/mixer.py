@@ -15,6 +15,8 @@ import math
 import numpy as np
 from numba import njit
 
+from cak_dsp.delay import DelayLine
+
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
 
 # slots of the float64 ``gains`` array: current (last applied) and target values, bypass ramp step
@@ -22,42 +24,33 @@ MIX, GAIN, MIX_TARGET, GAIN_TARGET, BYPASS, BYPASS_TARGET, BYPASS_STEP = range(7
 
 
 @njit(**_JIT)
-def _mix_block(dry, wet, delay, pos, gains, in_peak, out_peak, ceiling):
-    """Mix ``wet`` (channels, n), in place, with ``dry`` delayed through the ring ``delay``.
+def _mix_block(dry, delayed, wet, gains, in_peak, out_peak, ceiling):
+    """Mix ``wet`` (channels, n), in place, with ``delayed`` (the dry signal, aligned).
 
-    ``pos[0]`` is the ring's write index. Peaks are running maxima; the reader resets them.
+    Peaks are running maxima of ``dry`` and the output; the reader resets them.
     """
     channels, n = wet.shape
-    size = delay.shape[1]
     mix0, gain0, bypass0 = gains[MIX], gains[GAIN], gains[BYPASS]
     dmix = (gains[MIX_TARGET] - mix0) / n
     dgain = (gains[GAIN_TARGET] - gain0) / n
     bypass_target, step = gains[BYPASS_TARGET], gains[BYPASS_STEP]
-    start = pos[0]
     bypass = bypass0
     for ch in range(channels):
-        p = start
         bypass = bypass0
         ip, op = in_peak[ch], out_peak[ch]
         for i in range(n):
-            x = dry[ch, i]
-            ip = max(ip, abs(x))
-            delayed = delay[ch, p]
-            delay[ch, p] = x
-            p += 1
-            if p == size:
-                p = 0
+            ip = max(ip, abs(dry[ch, i]))
+            d = delayed[ch, i]
             bypass = min(bypass + step, bypass_target) if bypass < bypass_target else max(bypass - step, bypass_target)
             m = mix0 + dmix * (i + 1)
-            y = (m * wet[ch, i] + (1.0 - m) * delayed) * (gain0 + dgain * (i + 1))
-            y = (1.0 - bypass) * y + bypass * delayed
+            y = (m * wet[ch, i] + (1.0 - m) * d) * (gain0 + dgain * (i + 1))
+            y = (1.0 - bypass) * y + bypass * d
             if not math.isfinite(y):
                 y = 0.0
             y = min(max(y, -ceiling), ceiling)
             wet[ch, i] = y
             op = max(op, abs(y))
         in_peak[ch], out_peak[ch] = ip, op
-    pos[0] = (start + n) % size
     gains[MIX] = gains[MIX_TARGET]
     gains[GAIN] = gains[GAIN_TARGET]
     gains[BYPASS] = bypass
@@ -74,12 +67,10 @@ class DryWetMixer:
     """
 
     def __init__(self, channels: int, delay: int, mix: float = 1.0, gain: float = 1.0,
-                 bypass_samples: int = 960, ceiling: float = 1.0) -> None:
-        if delay < 1:
-            raise ValueError("the dry path needs a delay of at least one sample (the processor latency)")
+                 bypass_samples: int = 960, ceiling: float = 1.0, max_block: int = 8192) -> None:
         self.delay_samples = int(delay)
-        self._delay = np.zeros((channels, self.delay_samples), np.float32)
-        self._pos = np.zeros(1, np.int64)
+        self._line = DelayLine(channels, self.delay_samples)
+        self._delayed = np.zeros((channels, max_block), np.float32)
         self._gains = np.array([mix, gain, mix, gain, 0.0, 0.0, 1.0 / max(int(bypass_samples), 1)], np.float64)
         self.ceiling = float(ceiling)
         self.in_peak = np.zeros(channels, np.float32)
@@ -123,12 +114,12 @@ class DryWetMixer:
 
     def process(self, dry: np.ndarray, wet: np.ndarray) -> None:
         """Overwrite ``wet`` (channels, n) with the mixed, gained output. Allocates nothing."""
-        _mix_block(dry, wet, self._delay, self._pos, self._gains, self.in_peak, self.out_peak, self.ceiling)
+        delayed = self._line.process(dry, self._delayed[:, :dry.shape[1]])
+        _mix_block(dry, delayed, wet, self._gains, self.in_peak, self.out_peak, self.ceiling)
 
     def reset(self) -> None:
         """Silence the dry delay line and the meters; jump mix, gain and bypass to their targets."""
-        self._delay.fill(0)
-        self._pos[0] = 0
+        self._line.reset()
         g = self._gains
         g[MIX], g[GAIN], g[BYPASS] = g[MIX_TARGET], g[GAIN_TARGET], g[BYPASS_TARGET]
         self.in_peak.fill(0)

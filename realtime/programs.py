@@ -7,9 +7,8 @@
     bank.select(2)                                      # any thread, lock-free (one float64 slot)
     bank.process(block, out)                            # the audio callback; in place allowed
 
-A :class:`ProgramBank` has the engine's lifecycle (``prepare``, ``process``, ``reset``,
-``latency_samples``, ``texture``), so the live host runs it as it would run one engine, and a
-chain's CAK stage can run it as its engine.
+A :class:`ProgramBank` implements the processor contract (:mod:`cak_dsp.processor`) and the
+engine's ``process_automated``, so a chain's CAK stage runs it as its engine, live or offline.
 
 Latency. Engines of different presets can have different latencies (a causal preset has no
 look-ahead: 2228 instead of 2785 samples at 48 kHz). Each engine's output goes through a delay
@@ -44,6 +43,7 @@ import numpy as np
 from numba import njit
 
 from cak_dsp import TEXTURE_RANGE, CakEngine, Preset
+from cak_dsp.delay import DelayLine
 from cak_dsp.normalization import DEFAULT_MODE
 
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
@@ -51,24 +51,6 @@ FADE_MS = 40.0
 
 # integer state slots
 _ACTIVE, _INCOMING, _ELAPSED, _SWITCHED_AT, _PROCESSED, _SWITCHES = range(6)
-
-
-@njit(**_JIT)
-def _delay(x, ring, pos):
-    """Delay ``x`` (channels, n) in place by the ring's length; ``pos[0]`` is the ring index."""
-    channels, n = x.shape
-    size = ring.shape[1]
-    start = pos[0]
-    for ch in range(channels):
-        p = start
-        for i in range(n):
-            y = ring[ch, p]
-            ring[ch, p] = x[ch, i]
-            x[ch, i] = y
-            p += 1
-            if p == size:
-                p = 0
-    pos[0] = (start + n) % size
 
 
 @njit(**_JIT)
@@ -104,15 +86,12 @@ class ProgramBank:
         for engine in self.engines:
             engine.prepare(sample_rate, max_block, channels)
         self._latency = max(e.latency_samples for e in self.engines)
-        self._rings = [np.zeros((channels, self._latency - e.latency_samples), np.float32)
-                       if e.latency_samples < self._latency else None for e in self.engines]
-        self._ring_pos = [np.zeros(1, np.int64) for _ in self.engines]
+        self._lines = [DelayLine(channels, self._latency - e.latency_samples) for e in self.engines]
         self._warm_samples = [self._latency + e.geometry.n_fft + e.geometry.tap_spacing for e in self.engines]
         self.fade_samples = max(int(round(self.fade_ms * 1e-3 * sample_rate)), 1)
         self._scratch = np.zeros((channels, max_block), np.float32)
         self._out = np.zeros((channels, max_block), np.float32)
         warm = np.zeros((channels, 2), np.float32)
-        _delay(warm, np.zeros((channels, 3), np.float32), np.zeros(1, np.int64))
         _crossfade(warm, warm.copy(), -1, 2)
         self.reset()
 
@@ -127,10 +106,7 @@ class ProgramBank:
 
     def _reset_engine(self, index: int) -> None:
         self.engines[index].reset()
-        ring = self._rings[index]
-        if ring is not None:
-            ring.fill(0)
-            self._ring_pos[index][0] = 0
+        self._lines[index].reset()
 
     # -- controls (any thread) -------------------------------------------------------------
     def select(self, index: int) -> None:
@@ -191,16 +167,29 @@ class ProgramBank:
     # -- processing (the audio callback) ------------------------------------------------------
     def process(self, block: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """Process ``block`` (channels, n <= max_block) into ``out`` (may be ``block``)."""
+        return self._process(block, self._out[:, :block.shape[1]] if out is None else out, None)
+
+    def process_automated(self, block: np.ndarray, texture: np.ndarray) -> np.ndarray:
+        """Process a block with a per-sample texture curve (offline automation), as the engine does."""
+        return self._process(block, np.empty(block.shape, np.float32), texture)
+
+    def flush(self) -> np.ndarray:
+        """End the stream: the active engine's remaining output, through its delay line."""
+        index = self.active
+        tail = self.engines[index].flush()
+        line = self._lines[index]
+        out = np.concatenate([tail, np.zeros((tail.shape[0], line.samples), np.float32)], axis=1)
+        return line.process(out, out)
+
+    def _process(self, block: np.ndarray, out: np.ndarray, texture: np.ndarray | None) -> np.ndarray:
         n = block.shape[1]
-        if out is None:
-            out = self._out[:, :n]
         st = self._state
         self._follow_target()
         incoming = int(st[_INCOMING])
         if incoming >= 0:
             scratch = self._scratch[:, :n]
-            self._run(incoming, block, scratch)
-        self._run(int(st[_ACTIVE]), block, out)
+            self._run(incoming, block, scratch, texture)
+        self._run(int(st[_ACTIVE]), block, out, texture)
         if incoming >= 0:
             fade_at = int(st[_ELAPSED]) - self._warm_samples[incoming]
             if fade_at + n > 0:
@@ -227,8 +216,10 @@ class ProgramBank:
             st[_ELAPSED] = 0
             st[_SWITCHED_AT] = st[_PROCESSED]
 
-    def _run(self, index: int, block: np.ndarray, out: np.ndarray) -> None:
-        self.engines[index].process(block, out=out)
-        ring = self._rings[index]
-        if ring is not None:
-            _delay(out, ring, self._ring_pos[index])
+    def _run(self, index: int, block: np.ndarray, out: np.ndarray, texture: np.ndarray | None) -> None:
+        engine = self.engines[index]
+        if texture is None:
+            engine.process(block, out=out)
+        else:
+            out[...] = engine.process_automated(block, texture)
+        self._lines[index].process(out, out)

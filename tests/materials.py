@@ -1,7 +1,9 @@
 """Real test material made from Debian packages: drums, a fluidsynth render, speech (mono, 44.1 kHz).
 
-Each maker returns float32 audio at a reference level of -20 dBFS RMS (K-20, a typical level of
-an unmastered mix), or raises :class:`MaterialMissing` naming the package to install. Used by the fidelity tests and ``benchmarks/fidelity.py``.
+Each maker returns float32 audio at the EBU R128 reference level, -23 dBFS RMS, with peaks at most
+-1 dBFS (drums, whose crest factor is near 30 dB, end up quieter), or raises
+:class:`MaterialMissing` naming the package to install. Used by the fidelity tests and
+``benchmarks/fidelity.py``.
 """
 from __future__ import annotations
 
@@ -24,11 +26,16 @@ class MaterialMissing(RuntimeError):
 
 
 REFERENCE_RMS_DBFS = -23.0
+PEAK_DBFS = -1.0
 
 
 def _level(x: np.ndarray) -> np.ndarray:
+    """Scale to REFERENCE_RMS_DBFS, or lower where that would put a peak above PEAK_DBFS (as a
+    real recording of a spiky source, drums, has to be)."""
     rms = float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
-    return (x * 10 ** (REFERENCE_RMS_DBFS / 20) / max(rms, 1e-12)).astype(np.float32)
+    peak = float(np.abs(x).max())
+    gain = min(10 ** (REFERENCE_RMS_DBFS / 20) / max(rms, 1e-12), 10 ** (PEAK_DBFS / 20) / max(peak, 1e-12))
+    return (x * gain).astype(np.float32)
 
 
 def _resampled(audio: np.ndarray, rate: int) -> np.ndarray:
