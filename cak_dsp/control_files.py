@@ -152,7 +152,7 @@ def _span(binding, spec: ControlSpec) -> tuple[float, float]:
 
 def _csv_automation(spec: ControlSpec) -> ParameterAutomation:
     times, values = _csv_envelope(Path(spec.csv_file), -np.inf, np.inf, "value")
-    return ParameterAutomation(tuple(times.tolist()), tuple(values.tolist()), "linear", spec.csv_file)
+    return ParameterAutomation(tuple(times.tolist()), tuple(values.tolist()), "linear")
 
 
 def _midi_automation(spec: ControlSpec, low: float, high: float) -> ParameterAutomation:
@@ -161,7 +161,7 @@ def _midi_automation(spec: ControlSpec, low: float, high: float) -> ParameterAut
         where = "" if spec.channel is None else f" on channel {spec.channel}"
         raise ControlError(f"{spec.midi_file}: no CC {spec.cc} messages{where} for target {spec.target!r}")
     values = tuple(low + (high - low) * x ** spec.curve for x in xs)
-    return ParameterAutomation(tuple(times), values, "hold", spec.midi_file)
+    return ParameterAutomation(tuple(times), values, "hold")
 
 
 def _controller_positions(path: Path, cc: int, channel: int | None, fine: bool) -> tuple[list[float], list[float]]:

@@ -189,12 +189,11 @@ def resolve(chain, text: str, allow_choice: bool = False) -> Binding:
 class ParameterAutomation:
     """Offline targets for one parameter: ``times`` (seconds, non-decreasing) and ``values``,
     ``hold`` (MIDI: nothing before the first event) or ``linear`` (CSV: the first value holds
-    before it); ``source`` names the file for messages."""
+    before it)."""
 
     times: tuple[float, ...]
     values: tuple[float, ...]
     interpolation: str
-    source: str = ""
 
 
 class ParameterControl:
