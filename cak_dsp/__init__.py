@@ -9,8 +9,9 @@ from .file_render import render_file
 from .render import render
 from .cak_stage import Cak
 from .plugin_stage import PluginStage
+from .external import ExternalStage
 
 __all__ = [
-    "Cak", "CakEngine", "Chain", "ChainError", "FrameGeometry", "PluginStage", "Preset", "PresetError",
+    "Cak", "CakEngine", "Chain", "ChainError", "ExternalStage", "FrameGeometry", "PluginStage", "Preset", "PresetError",
     "SAMPLE_LIMIT", "TEXTURE_RANGE", "load_chain", "load_preset", "render", "render_file", "standard_geometry",
 ]

@@ -69,8 +69,9 @@ def load_automation(path: str | os.PathLike[str], interpolation: str | None = No
     return Automation(times, values, interpolation or "linear")
 
 
-def _csv_envelope(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    lo, hi = TEXTURE_RANGE
+def _csv_envelope(path: Path, lo: float = TEXTURE_RANGE[0], hi: float = TEXTURE_RANGE[1],
+                  what: str = "texture") -> tuple[np.ndarray, np.ndarray]:
+    """``time,value`` points of a CSV file; each value finite and within ``lo .. hi``."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
@@ -92,7 +93,8 @@ def _csv_envelope(path: Path) -> tuple[np.ndarray, np.ndarray]:
         if times and t < times[-1]:
             raise AutomationError(f"{path}: line {number}: times must not go backwards ({t} after {times[-1]})")
         if not (np.isfinite(v) and lo <= v <= hi):
-            raise AutomationError(f"{path}: line {number}: texture must be between {lo} and {hi}, got {row[1]}")
+            span = f"between {lo} and {hi}" if np.isfinite(lo) and np.isfinite(hi) else "a finite number"
+            raise AutomationError(f"{path}: line {number}: {what} must be {span}, got {row[1]}")
         times.append(t)
         values.append(v)
     if not times:

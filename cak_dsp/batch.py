@@ -53,6 +53,7 @@ class RenderJob:
     sample_rate: int | None = None
     bit_depth: int | None = None
     force: bool = False
+    controls: tuple = ()  # cak_dsp.control_files.ControlSpec: stage parameters automated by files
 
     @property
     def knob(self) -> float | Automation | None:
@@ -63,8 +64,10 @@ class RenderJob:
         """The chain this job runs (chain file, or a single CAK stage)."""
         if self.chain_file is not None:
             from .chain_file import load_chain
+            from .control_files import bind_controls
 
             chain = load_chain(self.chain_file)
+            bind_controls(chain, self.controls)
         else:
             chain = Chain([Cak(self.preset or "drums", texture=0.8 if self.texture is None else self.texture,
                                mode=self.mode, geometry=self.geometry)])
@@ -123,7 +126,7 @@ def _chain_for(job: RenderJob) -> Chain:
     cache = getattr(_local, "chains", None)
     if cache is None:
         cache = _local.chains = {}
-    key = (job.chain_file, job.preset, job.mode, job.level, job.soft_clip, job.geometry)
+    key = (job.chain_file, job.preset, job.mode, job.level, job.soft_clip, job.geometry, job.controls)
     if key not in cache:
         cache[key] = job.build_chain()
     return cache[key]

@@ -19,6 +19,7 @@ allocate their result arrays (pedalboard's API); CAK stages allocate nothing.
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
@@ -44,12 +45,24 @@ def _as_stage(item) -> Cak | PluginStage:
 
 
 class Chain:
-    """Stages in series with the engine's lifecycle and a pedalboard-style ``__call__``."""
+    """Stages in series with the engine's lifecycle and a pedalboard-style ``__call__``.
 
-    def __init__(self, stages: Sequence) -> None:
+    ``names`` (one per stage, None for unnamed) let control targets say ``hp.cutoff_frequency_hz``;
+    ``controls``, when set (:mod:`cak_dsp.controls`), moves stage parameters at control-block
+    boundaries. ``specs`` and ``base_dir`` are the chain file's stage descriptions and folder
+    when the chain was loaded from one (:mod:`cak_dsp.chain_save` keeps their fields).
+    """
+
+    def __init__(self, stages: Sequence, names: Sequence[str | None] | None = None) -> None:
         self.stages: list[Cak | PluginStage] = [_as_stage(s) for s in stages]
         if not self.stages:
             raise ValueError("a chain needs at least one stage")
+        self.names: list[str | None] = list(names) if names is not None else [None] * len(self.stages)
+        if len(self.names) != len(self.stages):
+            raise ValueError(f"{len(self.names)} names for {len(self.stages)} stages")
+        self.controls = None
+        self.specs: list[dict] | None = None
+        self.base_dir = None
         self._prepared: tuple[int, int, int] | None = None
 
     def __repr__(self) -> str:
@@ -78,6 +91,8 @@ class Chain:
         for stage in self.stages:
             stage.prepare(int(sample_rate), int(max_block), int(channels))
         self._prepared = (int(sample_rate), int(max_block), int(channels))
+        if self.controls is not None:
+            self.controls.prepare(int(sample_rate))
 
     @property
     def latency_samples(self) -> int:
@@ -94,9 +109,17 @@ class Chain:
 
         ``out`` may be ``block`` itself. ``texture`` is an optional per-sample curve for the CAK
         stages (offline automation); it is indexed by the chain's input time, as a knob is.
+        With ``controls``, the block runs in parts that end at control-block boundaries.
         """
+        if self.controls is not None:
+            return self.controls.process(self._run_stages, block, out, texture)
+        return self._run_stages(block, out, texture)
+
+    def _run_stages(self, block: np.ndarray, out: np.ndarray, texture: np.ndarray | None,
+                    stages: Sequence | None = None) -> np.ndarray:
+        """``stages`` (default: all) over ``block`` into ``out``, each on the previous one's output."""
         src = block
-        for stage in self.stages:
+        for stage in self.stages if stages is None else stages:
             stage.process(src, out, texture)
             src = out
         return out
@@ -115,6 +138,8 @@ class Chain:
         """Back to silence; texture and configuration are kept."""
         for stage in self.stages:
             stage.reset()
+        if self.controls is not None:
+            self.controls.reset()
 
     # -- the whole-signal level match --------------------------------------------------------
     @property
@@ -127,11 +152,13 @@ class Chain:
         """The first pass of a ``level="match"`` render: stream ``blocks`` through the stages up
         to the last matching CAK stage and set each one's gain from the energies it saw.
 
-        Give the same blocks and automation as the real pass (:meth:`stream`) will get.
+        Give the same blocks and automation as the real pass (:meth:`stream`) will get; the
+        chain's ``controls`` move the stage parameters in this pass as in the real one.
         """
         self._require_prepared()
         last = max(i for i, s in enumerate(self.stages) if isinstance(s, Cak) and s.level == "match")
         prefix = self.stages[:last + 1]
+        run = functools.partial(self._run_stages, stages=prefix)
         self.reset()
         for stage in prefix:
             if isinstance(stage, Cak):
@@ -143,10 +170,10 @@ class Chain:
                 part = block[:, at:at + self.max_block]
                 out = np.empty(part.shape, np.float32)
                 curve = texture(fed, part.shape[1]) if texture is not None else None
-                src = part
-                for stage in prefix:
-                    stage.process(src, out, curve)
-                    src = out
+                if self.controls is not None:
+                    self.controls.process(run, part, out, curve)
+                else:
+                    run(part, out, curve)
                 fed += part.shape[1]
         if texture is not None and fed:
             for stage in prefix:

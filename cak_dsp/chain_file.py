@@ -13,6 +13,12 @@
       ]
     }
 
+Any stage may have a ``name`` (``"name": "hp"``) for control targets (``hp.cutoff_frequency_hz``,
+see :mod:`cak_dsp.controls`). A ``plugin`` stage may also carry ``state`` (base64, as
+``cak chain save`` writes it, with the ``identifier`` of the plugin it came from) and a
+``layout`` for a plugin of another width than the chain (see :mod:`cak_dsp.external`,
+:mod:`cak_dsp.plugin_layout` and docs/plugins.md).
+
 A stage's ``type`` is ``cak`` (``preset``: a shipped name or a JSON path; ``texture``: the
 starting ``c``, which the knob then moves; ``mode``: ``gain`` or ``reference``; ``level``:
 ``match``, ``follow`` or ``off``; ``soft_clip``: true or false; ``geometry``: ``standard`` or
@@ -25,10 +31,12 @@ The same description in TOML uses ``[[stages]]`` tables.
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 
 from .chain import Chain
+from .controls import check_stage_name
 from .errors import first_line
 from .geometry import GEOMETRIES
 from .level import DEFAULT_LEVEL, LEVEL_MODES
@@ -75,13 +83,16 @@ def chain_from_description(data: dict, base_dir: str | os.PathLike[str] = ".", s
     if not isinstance(stages, list) or not stages:
         raise ChainError(f"{source}: field 'stages' must be a non-empty list")
     base_dir = Path(base_dir)
-    return Chain([_stage(spec, base_dir, f"{source}: stage {i + 1}") for i, spec in enumerate(stages)])
+    chain = Chain([_stage(spec, base_dir, f"{source}: stage {i + 1}") for i, spec in enumerate(stages)],
+                  names=_stage_names(stages, source))
+    chain.specs, chain.base_dir = stages, base_dir  # for cak_dsp.chain_save
+    return chain
 
 
 def _stage(spec: dict, base_dir: Path, where: str):
     if not isinstance(spec, dict) or not isinstance(spec.get("type"), str):
         raise ChainError(f"{where}: each stage needs a 'type' (cak, plugin, or a pedalboard class name)")
-    fields = {k: v for k, v in spec.items() if k != "type"}
+    fields = {k: v for k, v in spec.items() if k not in ("type", "name")}
     kind = spec["type"]
     if kind.lower() == "cak":
         return _cak_stage(fields, base_dir, where)
@@ -140,6 +151,8 @@ def _builtin_plugin(name: str, fields: dict, base_dir: Path, where: str):
     for key, value in fields.items():
         if key.endswith("filename"):
             continue
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ChainError(f"{where}: {name} parameter {key!r} must be a finite number, got {value!r}")
         try:
             setattr(plugin, key, value)
         except TypeError:
@@ -150,22 +163,29 @@ def _builtin_plugin(name: str, fields: dict, base_dir: Path, where: str):
 
 
 def _external_plugin(fields: dict, base_dir: Path, where: str):
-    import pedalboard
+    from .external import stage_from_fields
 
-    _check_fields(fields, {"path", "plugin_name", "parameters"}, where)
-    if not isinstance(fields.get("path"), str):
-        raise ChainError(f"{where}: a 'plugin' stage needs a 'path' to a VST3 or Audio Unit")
-    path = Path(fields["path"])
-    path = path if path.is_absolute() else base_dir / path
-    if not path.exists():
-        raise ChainError(f"{where}: plugin file {path} does not exist")
-    parameters = fields.get("parameters", {})
-    if not isinstance(parameters, dict):
-        raise ChainError(f"{where}: field 'parameters' must be an object of name: value")
     try:
-        return pedalboard.load_plugin(str(path), parameter_values=parameters, plugin_name=fields.get("plugin_name"))
-    except (ImportError, RuntimeError, ValueError, AttributeError) as exc:
-        raise ChainError(f"{where}: cannot load plugin {path} ({first_line(exc)})") from None
+        return stage_from_fields(fields, base_dir)
+    except ValueError as exc:
+        raise ChainError(f"{where}: {exc}") from None
+
+
+def _stage_names(stages: list, source: str) -> list[str | None]:
+    """Each stage's optional ``name`` (a control target may name it: ``hp.cutoff_frequency_hz``)."""
+    names: list[str | None] = []
+    for i, spec in enumerate(stages):
+        name = spec.get("name") if isinstance(spec, dict) else None
+        if name is not None:
+            try:
+                check_stage_name(name)
+            except ValueError as exc:
+                raise ChainError(f"{source}: stage {i + 1}: field 'name': {exc}") from None
+            if name in names:
+                raise ChainError(f"{source}: stage {i + 1}: field 'name': stage {names.index(name) + 1} is "
+                                 f"already called {name!r}")
+        names.append(name)
+    return names
 
 
 def _check_fields(fields: dict, allowed: set[str], where: str) -> None:

@@ -5,6 +5,7 @@ Only ``cak preset import`` and ``cak train`` load torch, and only when they run.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import textwrap
 from pathlib import Path
@@ -46,6 +47,16 @@ def _latency(text: str) -> str | float:
         raise argparse.ArgumentTypeError(f"latency must be 'low', 'high' or seconds, got {text!r}") from None
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
+
+
 def _input_channels(text: str) -> tuple[int, ...]:
     from realtime.run import parse_input_channels
 
@@ -66,6 +77,9 @@ MIDI mapping file (--midi-map), JSON:
   full scale (defaults: texture 0 1.5, mix 0 1, gain -60 6). curve: exponent (default 1). A bypass CC
   is on at 64 and above. programs: Program Change number -> shipped preset or preset file (relative
   to the mapping file); --program N=PRESET adds to them.
+  With --chain, a target may also be a stage's parameter, STAGE.PARAMETER: "stage 1.cutoff_frequency_hz"
+  or by the stage's name, "hp.cutoff_frequency_hz"; "range" defaults to a VST3 parameter's own,
+  "smoothing_ms" (default 20) glides it; see docs/plugins.md.
 
 Program Change: every preset is prepared before the stream starts; on a change the incoming
 engine is reset, runs silently until it has a full analysis context (latency + n_fft + one
@@ -158,6 +172,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folders: run the files on this Dask scheduler (tcp://host:8786) instead of locally")
     p.add_argument("--force", "-f", action="store_true", help="overwrite outputs that exist")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.add_argument("--midi-map", type=Path, default=None,
+                   help="with --chain and --automation FILE.mid: the cak live mapping file; each of its controls "
+                        "(texture, or a stage parameter such as hp.cutoff_frequency_hz) reads its controller from "
+                        "the MIDI file, as live (docs/plugins.md)")
+    p.add_argument("--automate", action="append", default=None, metavar="STAGE.PARAMETER=FILE.csv",
+                   help="with --chain: a stage parameter follows a CSV envelope of time,value lines (seconds, the "
+                        "parameter's units; linear), e.g. hp.cutoff_frequency_hz=sweep.csv (repeatable)")
 
     p = sub.add_parser("preset", help="inspect or import presets")
     psub = p.add_subparsers(dest="preset_command", required=True, metavar="ACTION")
@@ -212,6 +233,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chain", type=Path, default=None,
                    help="chain file (JSON/TOML, as for cak render --chain): plugins around CAK; --preset is then "
                         "unused and programs switch the chain's first CAK stage")
+    p.add_argument("--save-chain", type=Path, default=None, metavar="FILE.json",
+                   help="with --chain: when the run ends, write the chain with every plugin's state and parameter "
+                        "as MIDI left it (as cak chain save; overwrites FILE.json)")
     p.add_argument("--samplerate", "-r", type=int, default=None, help="sample rate (default: the device's)")
     p.add_argument("--blocksize", "-b", type=int, default=0, help="frames per callback; 0 = the driver's (default)")
     p.add_argument("--latency", type=_latency, default="low",
@@ -253,6 +277,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("devices", help="list audio devices", description="List the audio devices PortAudio sees.")
 
+    p = sub.add_parser("plugins", help="list VST3/AU plugins with their parameters and channel layouts",
+                       description="List the VST3 (and on macOS Audio Unit) plugins in the standard plugin folders "
+                                   "or in FOLDER: name, maker, the channel counts each takes, latency, state size and "
+                                   "every parameter with its range and value. Each plugin is loaded in a separate "
+                                   "process, so a broken one is reported and the listing goes on.")
+    p.add_argument("folder", nargs="?", type=Path, default=None,
+                   help="folder to search, or one plugin (default: the standard plugin folders)")
+    p.add_argument("--json", action="store_true", help="print JSON (one object per plugin file)")
+    p.add_argument("--timeout", type=_seconds, default=60.0, help="seconds a plugin may take to load (default 60)")
+
+    p = sub.add_parser("chain", help="save a chain file with every plugin's current state")
+    csub = p.add_subparsers(dest="chain_command", required=True, metavar="ACTION")
+    q = csub.add_parser("save", help="write a chain with its plugins' state (renders the same tomorrow)",
+                        description="Load a chain file, apply --set values, and write it as JSON with every plugin's "
+                                    "whole state (base64), every built-in's parameters and every CAK stage's texture, "
+                                    "so that it renders bit-identically later. See docs/plugins.md.")
+    q.add_argument("chain", type=Path, help="chain file (JSON or TOML)")
+    q.add_argument("output", type=Path, help="chain file to write (.json)")
+    q.add_argument("--set", action="append", default=None, metavar="STAGE.PARAMETER=VALUE",
+                   help="set a parameter before saving, e.g. hp.cutoff_frequency_hz=120 or 2.current_program=Custom "
+                        "(repeatable)")
+    q.add_argument("--force", "-f", action="store_true", help="overwrite the output file if it exists")
+
     sub.add_parser("train", help="train presets with AuGAN (needs torch; 'cak train --help')", add_help=False)
     return parser
 
@@ -265,14 +312,44 @@ def _render_job(args: argparse.Namespace):
     if args.chain is None:
         resolve_preset(args.preset)
     automation = None
-    if args.automation is not None:
+    if args.automation is not None and args.midi_map is None:
         low, high = args.cc_range
         automation = load_automation(args.automation, args.interpolation, cc=args.cc, channel=args.cc_channel,
                                      low=low, high=high)
+    controls, mapped = _render_controls(args)
+    automation = automation or mapped
     return RenderJob(chain_file=None if args.chain is None else str(args.chain), preset=args.preset,
                      mode=args.mode, level=args.level, soft_clip=args.soft_clip, geometry=args.geometry, texture=args.texture, automation=automation,
+                     controls=controls,
                      tail=args.tail,
                      sample_rate=args.samplerate, bit_depth=args.bit_depth, force=args.force)
+
+
+def _render_controls(args: argparse.Namespace):
+    """Stage-parameter automation for cak render (--automate envelopes, --midi-map controls read
+    from --automation FILE.mid) and the map's texture automation, if it maps texture."""
+    from .control_files import specs_from_envelopes, specs_from_mappings, texture_automation
+
+    specs = specs_from_envelopes(args.automate or [])
+    texture = None
+    if args.midi_map is not None:
+        from realtime.midimap import load_midi_map
+
+        if args.automation is None or args.automation.suffix.lower() not in (".mid", ".midi"):
+            raise ValueError(f"--midi-map {args.midi_map}: give --automation FILE.mid, whose controllers drive its "
+                             "targets")
+        midi_map = load_midi_map(args.midi_map)
+        specs += specs_from_mappings(midi_map.controls, args.midi_map, args.automation)
+        knob = next((m for m in midi_map.controls if m.target == "texture" and m.cc is not None), None)
+        if knob is not None:
+            texture = texture_automation(args.automation, knob, args.interpolation)
+        live_only = sorted({m.target for m in midi_map.controls if m.target in ("mix", "gain", "bypass")})
+        if live_only:
+            print(f"cak render: {args.midi_map}: {', '.join(live_only)} act live only (not part of the chain); "
+                  "ignored", file=sys.stderr)
+    if specs and args.chain is None:
+        raise ValueError(f"{specs[0].where}: stage parameter targets need --chain")
+    return tuple(specs), texture
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
@@ -387,12 +464,16 @@ def _cmd_live(args: argparse.Namespace) -> int:
     from realtime.stream import LiveConfig
 
     from .chain_file import load_chain
+    from .control_files import bind_midi_map
     from .presets import resolve_preset
 
     announce_compile()
     midi_map = midi_map_from_args(args)
     programs = resolve_programs(midi_map.programs)
     chain = load_chain(args.chain) if args.chain is not None else None
+    bind_midi_map(chain, midi_map.controls, args.midi_map)
+    if args.save_chain is not None and (chain is None or args.save_chain.suffix.lower() != ".json"):
+        raise ValueError(f"--save-chain {args.save_chain}: needs --chain and a .json file name")
     start = None if chain is not None else resolve_preset(args.preset) if args.preset or not programs \
         else next(iter(programs.values()))
     channels = args.channels or (len(args.input_channels) if args.input_channels else 2)
@@ -406,7 +487,48 @@ def _cmd_live(args: argparse.Namespace) -> int:
     if args.midi_port or args.midi_virtual or args.learn:
         midi = dict(mappings=midi_map.controls, program_channel=midi_map.program_channel,
                     port=args.midi_port, api=args.midi_api, virtual=args.midi_virtual, learn=args.learn)
-    return run_live(config, args.duration, show_status=not args.quiet, midi=midi)
+    status = run_live(config, args.duration, show_status=not args.quiet, midi=midi)
+    if args.save_chain is not None:
+        from .chain_save import save_chain
+
+        save_chain(chain, args.save_chain, force=True)
+        print(f"wrote {args.save_chain}", file=sys.stderr)
+    return status
+
+
+def _cmd_plugins(args: argparse.Namespace) -> int:
+    import json
+
+    from .plugin_scan import find_plugins, format_report, inspect, standard_folders
+
+    if args.folder is not None and not args.folder.exists():
+        raise FileNotFoundError(f"{args.folder}: no such folder or plugin")
+    folders = [args.folder] if args.folder is not None else [f for f in standard_folders() if f.is_dir()]
+    paths = [path for folder in folders for path in find_plugins(folder)]
+    broken = 0
+    for path in paths:
+        report = inspect(path, args.timeout)
+        broken += report.error is not None
+        if args.json:
+            print(json.dumps({"path": str(path), "plugins": report.plugins, "error": report.error}), flush=True)
+        else:
+            print(format_report(report), flush=True)
+    if not args.json:
+        where = ", ".join(map(str, folders)) or "no standard plugin folder exists"
+        print(f"{len(paths)} plugin file(s) in {where}; {broken} broken")
+    return 0
+
+
+def _cmd_chain_save(args: argparse.Namespace) -> int:
+    from .chain_file import load_chain
+    from .chain_save import apply_setting, save_chain
+
+    chain = load_chain(args.chain)
+    for setting in args.set or []:
+        apply_setting(chain, setting)
+    save_chain(chain, args.output, force=args.force)
+    print(f"wrote {args.output} ({len(chain.stages)} stages)")
+    return 0
 
 
 def _cmd_devices(args: argparse.Namespace) -> int:
@@ -432,10 +554,12 @@ def main(argv: list[str] | None = None) -> int:
         return train_main(argv[1:])
     args = build_parser().parse_args(argv)
     handlers = {"render": _cmd_render, "demo": _cmd_demo, "live": _cmd_live, "devices": _cmd_devices,
-                "midi-ports": _cmd_midi_ports}
+                "midi-ports": _cmd_midi_ports, "plugins": _cmd_plugins}
     if args.command == "preset":
         handler = {"show": _cmd_preset_show, "plot": _cmd_preset_plot,
                    "import": _cmd_preset_import}[args.preset_command]
+    elif args.command == "chain":
+        handler = {"save": _cmd_chain_save}[args.chain_command]
     else:
         handler = handlers[args.command]
     try:

@@ -8,11 +8,27 @@ hold-back measured in ``prepare`` so that every block comes out full and the sta
 fixed latency, as a host needs. pedalboard re-prepares a plugin (and loses its state)
 whenever a block is longer than any since its last reset, so after every reset the stage
 runs one silent block of ``max_block`` samples through it and discards what comes out:
-then blocks of any size up to ``max_block`` give the same result as one long call.
+then blocks of any size up to ``max_block`` give the same result as one long call. That
+primer also fixes the channel layout pedalboard reads from the block's shape (it remembers
+it), so later blocks may be as short as one sample.
+
+Plugins of another width than the chain run through an adapter that ``layout`` chooses at
+prepare (one instance per channel, or a stereo plugin fed mono): see
+:mod:`cak_dsp.plugin_layout`. Hold-back is measured by streaming at least
+``PROBE_SECONDS`` of silence beyond the latency the plugin reports, at every prepare, so a
+plugin whose latency follows its parameters is measured as it is set then. A latency that
+changes while a stream runs is not followed (the stage would have to change its own latency
+mid-stream); it shows as ``underruns``.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
+
+from .errors import first_line
+from .plugin_layout import LayoutError, adapt, choose_layout
+from .plugin_probe import ParameterInfo, accepted_channels, parameter_infos
 
 PROBE_SECONDS = 1.0
 
@@ -22,10 +38,20 @@ class StageError(ValueError):
 
 
 class PluginStage:
-    """A pedalboard plugin streamed block by block with a fixed, reported latency."""
+    """A pedalboard plugin streamed block by block with a fixed, reported latency.
 
-    def __init__(self, plugin) -> None:
+    ``layout`` says how a plugin of another width than the chain runs (see
+    :mod:`cak_dsp.plugin_layout`); ``clone()``, where given, loads one more instance of the
+    plugin with its current state, for one instance per channel.
+    """
+
+    def __init__(self, plugin, layout: str = "auto", clone: Callable[[], object] | None = None) -> None:
         self.plugin = plugin
+        self.layout = layout
+        self.clone = clone
+        self.instances = [plugin]
+        self.layout_used = "direct"
+        self._runner = plugin
         self._texture = 0.0
         self.latency_samples = 0
         self.underruns = 0
@@ -40,7 +66,9 @@ class PluginStage:
 
     @property
     def name(self) -> str:
-        return type(self.plugin).__name__
+        """The plugin's own name for an external plugin (``Latency``), else the class name."""
+        own = getattr(self.plugin, "name", None) if self.external else None
+        return own if isinstance(own, str) and own else type(self.plugin).__name__
 
     @property
     def texture(self) -> float:
@@ -51,18 +79,82 @@ class PluginStage:
     def texture(self, value: float) -> None:
         self._texture = float(value)
 
+    @property
+    def external(self) -> bool:
+        """Whether the plugin is a VST3/AU (or anything but one of pedalboard's built-ins)."""
+        import pedalboard
+
+        return isinstance(self.plugin, pedalboard.ExternalPlugin) or not isinstance(self.plugin, pedalboard.Plugin)
+
+    # -- parameters ---------------------------------------------------------------------------
+    def parameters(self, sample_rate: float | None = None) -> dict[str, ParameterInfo]:
+        """The plugin's parameters by name. An external plugin states each range; a built-in's
+        ranges are unknown (pedalboard checks some values itself) except that frequencies
+        (``*_hz``) lie between 0 and half ``sample_rate`` (the prepared rate when None)."""
+        if self.external:
+            return parameter_infos(self.plugin)
+        nyquist = (sample_rate or getattr(self, "sample_rate", 0)) / 2 or None
+        infos = {}
+        cls = type(self.plugin)
+        for name in sorted(dir(cls)):
+            prop = getattr(cls, name, None)
+            if name.startswith("_") or name in ("is_effect", "is_instrument") \
+                    or not isinstance(prop, property) or prop.fset is None:
+                continue
+            value = getattr(self.plugin, name, None)
+            if isinstance(value, bool):
+                infos[name] = ParameterInfo(name, name, "bool", 0.0, 1.0, value=value)
+            elif isinstance(value, (int, float)):
+                low, high = (0.0, nyquist) if name.endswith("_hz") else (None, None)
+                infos[name] = ParameterInfo(name, name, "number", low, high, value=float(value))
+        return infos
+
+    def set_parameter(self, name: str, value: float | bool | str) -> None:
+        """Set a parameter on the plugin and every per-channel instance (checked by the caller)."""
+        for instance in self.instances:
+            setattr(instance, name, value)
+
+    # -- streaming ----------------------------------------------------------------------------
     def prepare(self, sample_rate: int, max_block: int, channels: int) -> None:
-        """Measure how many samples the plugin holds back, then allocate the FIFO."""
+        """Fit the channel layout, check frequencies against the rate, measure how many samples
+        the plugin holds back, then allocate the FIFO."""
         self.sample_rate = int(sample_rate)
         self.max_block = int(max_block)
         self.channels = int(channels)
+        self._fit_layout()
+        self._check_frequencies()
         self.latency_samples = self._probe_hold_back()
         self._fifo = np.zeros((channels, self.latency_samples + self.max_block), np.float32)
         self.reset()
 
+    def _fit_layout(self) -> None:
+        """Ask an external plugin which channel counts it takes and choose the layout."""
+        if not self.external:
+            self._runner, self.instances, self.layout_used = self.plugin, [self.plugin], "direct"
+            return
+        try:
+            accepted = accepted_channels(self.plugin, sample_rate=self.sample_rate)
+            self.layout_used = choose_layout(self.layout, accepted, self.channels, self.name)
+            self._runner, self.instances = adapt(self.plugin, self.layout_used, self.channels, self.clone,
+                                                  self.name)
+        except LayoutError as exc:
+            raise StageError(str(exc)) from None
+        except (RuntimeError, ValueError) as exc:
+            raise StageError(f"{self.name}: {first_line(exc)}") from None
+
+    def _check_frequencies(self) -> None:
+        """A built-in's frequencies above the Nyquist frequency make JUCE's filters blow up."""
+        if self.external:
+            return
+        for info in self.parameters().values():
+            if info.low is not None and info.high is not None and not info.low <= info.value <= info.high:
+                raise StageError(f"{self.name}: parameter {info.name!r} must be {info.range_text()} at "
+                                 f"{self.sample_rate} Hz, got {info.value:g}")
+
     def _probe_hold_back(self) -> int:
         """Largest number of samples the plugin keeps back while streaming silence."""
-        probe = max(int(PROBE_SECONDS * self.sample_rate), 4 * self.max_block)
+        reported = int(getattr(self.plugin, "reported_latency_samples", 0) or 0)
+        probe = max(int(PROBE_SECONDS * self.sample_rate), 4 * self.max_block) + reported
         worst = 0
         for size in sorted({self.max_block, min(self.max_block, 64), min(self.max_block, 263)}):
             size = max(size, self.channels + 1)
@@ -80,19 +172,16 @@ class PluginStage:
 
     def _reset_plugin(self) -> int:
         """Reset the plugin and prepare it for ``max_block``; returns the primer samples still owed."""
-        self.plugin.reset()
+        self._runner.reset()
         primer = np.zeros((self.channels, max(self.max_block, self.channels + 1)), np.float32)
         return primer.shape[1] - self._run(primer).shape[1]
 
     def _run(self, block: np.ndarray) -> np.ndarray:
-        return self.plugin.process(block, self.sample_rate, buffer_size=self.max_block, reset=False)
+        return self._runner.process(block, self.sample_rate, buffer_size=self.max_block, reset=False)
 
     def process(self, block: np.ndarray, out: np.ndarray, texture: np.ndarray | None = None) -> np.ndarray:
-        """Process ``block`` (channels, n) into ``out``; n must exceed the channel count so that
-        pedalboard reads the layout right."""
+        """Process ``block`` (channels, n >= 1) into ``out``."""
         n = block.shape[1]
-        if self.channels > 1 and (n < self.channels or (n == self.channels and self._fed == 0)):
-            raise StageError(f"{self.name}: blocks must be longer than the channel count ({self.channels}), got {n}")
         y = self._owed(self._run(block))
         self._fed += n
         self._emitted += y.shape[1]

@@ -12,7 +12,10 @@ onto presets.
 Targets (``CCMapping.target``): ``texture`` (``c``), ``mix`` (wet share), ``gain`` (output gain
 in dB), each ``low + (high - low) * x ** curve`` of the controller position ``x`` in 0..1; and
 ``bypass``: on while a CC is at 64 or above, or while a note is held (note on; note off or
-velocity 0 releases). Program Change ``n`` calls ``program(n)``.
+velocity 0 releases). Program Change ``n`` calls ``program(n)``. A target ``STAGE.PARAMETER``
+(``hp.cutoff_frequency_hz``) moves a chain stage's parameter, mapped the same way; its setter
+comes from the chain's controls (:mod:`cak_dsp.controls`), which apply it at control-block
+boundaries.
 
 The port itself lives in a helper process (:mod:`realtime.midi_port`), so opening it, and
 re-opening it when a vanished port returns, can never deadlock against the audio callback;
@@ -47,12 +50,13 @@ class CCMapping:
 
     cc: int | None = 1
     channel: int | None = None
-    low: float = 0.0
-    high: float = 1.5
+    low: float | None = 0.0  # None: a parameter target's own range (cak_dsp.control_files.bind_midi_map)
+    high: float | None = 1.5
     curve: float = 1.0
     fine: bool = False
     target: str = "texture"
     note: int | None = None
+    smoothing_ms: float | None = None  # parameter targets: the glide (None: cak_dsp.controls' default)
 
     def __post_init__(self) -> None:
         if self.note is not None:
@@ -82,7 +86,7 @@ class MidiControl:
         if port is None and not virtual:
             raise MidiError("give a MIDI input port (cak midi-ports) or ask for a virtual port")
         for m in mappings:
-            if m.target not in TARGETS or m.target not in setters:
+            if m.target not in setters:
                 raise ValueError(f"no setter for MIDI target {m.target!r}")
         self.mappings = list(mappings)
         if learn:

@@ -16,10 +16,14 @@ numbers select which presets.
       "program_channel": 1
     }
 
-``target`` is ``texture`` (``c``), ``mix`` (wet share), ``gain`` (output gain in dB) or
-``bypass``; ``cc`` is a controller 0..127 (the MSB, 0..31, with ``"14bit": true``), ``note``
-a note 0..127 (bypass while held; bypass only); ``channel`` 1..16 (default: any); ``range`` the
-values at controller 0 and full scale (defaults: texture 0..1.5, mix 0..1, gain -60..6 dB);
+``target`` is ``texture`` (``c``), ``mix`` (wet share), ``gain`` (output gain in dB),
+``bypass``, or a chain stage's parameter ``STAGE.PARAMETER`` (``"stage 1.cutoff_frequency_hz"``,
+``"hp.cutoff_frequency_hz"``; with ``cak live --chain``; ``range`` defaults to a VST3
+parameter's own and must be given for a built-in's; ``smoothing_ms``, the glide, defaults to
+20; see :mod:`cak_dsp.controls`); ``cc`` is a controller 0..127 (the MSB, 0..31, with
+``"14bit": true``), ``note`` a note 0..127 (bypass while held; bypass only); ``channel`` 1..16
+(default: any); ``range`` the values at controller 0 and full scale (defaults: texture 0..1.5,
+mix 0..1, gain -60..6 dB);
 ``curve`` the exponent on the controller position (default 1). A bypass CC switches on at 64.
 ``programs`` maps Program Change numbers to shipped preset names or preset files (relative to
 the mapping file); ``program_channel`` limits Program Change to one channel (default: any).
@@ -27,13 +31,16 @@ the mapping file); ``program_channel`` limits Program Change to one channel (def
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cak_dsp.controls import is_parameter_target
+
 from .midi import TARGETS, CCMapping
 
-CONTROL_FIELDS = {"target", "cc", "note", "channel", "range", "curve", "14bit"}
+CONTROL_FIELDS = {"target", "cc", "note", "channel", "range", "curve", "14bit", "smoothing_ms"}
 
 
 class MidiMapError(ValueError):
@@ -80,8 +87,10 @@ def _control(spec: object, where: str) -> CCMapping:
     if unknown:
         raise MidiMapError(f"{where}: unknown field {unknown[0]!r}; allowed: {', '.join(sorted(CONTROL_FIELDS))}")
     target = spec.get("target")
-    if target not in TARGETS:
-        raise MidiMapError(f"{where}.target: must be one of {', '.join(TARGETS)}, got {target!r}")
+    parameter = is_parameter_target(target)
+    if target not in TARGETS and not parameter:
+        raise MidiMapError(f"{where}.target: must be one of {', '.join(TARGETS)} or STAGE.PARAMETER "
+                           f"(e.g. 'stage 1.cutoff_frequency_hz'), got {target!r}")
     if ("cc" in spec) == ("note" in spec):
         raise MidiMapError(f"{where}: give either 'cc' or 'note'")
     if "note" in spec and target != "bypass":
@@ -89,24 +98,30 @@ def _control(spec: object, where: str) -> CCMapping:
     fine = spec.get("14bit", False)
     if not isinstance(fine, bool):
         raise MidiMapError(f"{where}.14bit: must be true or false, got {fine!r}")
-    low, high = TARGETS[target]
+    low, high = TARGETS.get(target, (None, None))
     if "range" in spec:
         value = spec["range"]
         if not (isinstance(value, list) and len(value) == 2 and all(_is_number(v) for v in value)):
-            raise MidiMapError(f"{where}.range: must be two numbers [low, high], got {value!r}")
+            raise MidiMapError(f"{where}.range: must be two finite numbers [low, high], got {value!r}")
         low, high = float(value[0]), float(value[1])
     curve = spec.get("curve", 1.0)
     if not _is_number(curve) or curve <= 0:
         raise MidiMapError(f"{where}.curve: must be a positive number, got {curve!r}")
+    smoothing = spec.get("smoothing_ms")
+    if smoothing is not None and (not parameter or not _is_number(smoothing) or smoothing < 0):
+        raise MidiMapError(f"{where}.smoothing_ms: must be a number >= 0 and is for STAGE.PARAMETER targets only, "
+                           f"got {smoothing!r}")
     channel = _channel(spec.get("channel"), f"{where}.channel")
     if "note" in spec:
         return CCMapping(target=target, note=_byte(spec["note"], f"{where}.note", 127), channel=channel)
     cc = _byte(spec["cc"], f"{where}.cc", 31 if fine else 127)
-    return CCMapping(cc=cc, channel=channel, low=low, high=high, curve=float(curve), fine=fine, target=target)
+    return CCMapping(cc=cc, channel=channel, low=low, high=high, curve=float(curve), fine=fine, target=target,
+                     smoothing_ms=None if smoothing is None else float(smoothing))
 
 
 def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A finite JSON number (Python's json reads NaN and Infinity too)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _byte(value: object, where: str, top: int) -> int:

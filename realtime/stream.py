@@ -231,8 +231,14 @@ class LiveHost:
         self.mixer.bypass = float(value) >= 0.5
 
     def setters(self) -> dict[str, Callable[[float], None]]:
-        """The MIDI targets: ``texture``, ``mix``, ``gain`` (dB) and ``bypass`` (0/1)."""
-        return {"texture": self.set_texture, "mix": self.set_mix, "gain": self.set_gain_db, "bypass": self.set_bypass}
+        """The MIDI targets: ``texture``, ``mix``, ``gain`` (dB) and ``bypass`` (0/1), plus the
+        chain's parameter controls (``hp.cutoff_frequency_hz``; see :mod:`cak_dsp.controls`)."""
+        setters = {"texture": self.set_texture, "mix": self.set_mix, "gain": self.set_gain_db,
+                   "bypass": self.set_bypass}
+        controls = self.config.chain.controls if self.config.chain is not None else None
+        if controls is not None:
+            setters.update(controls.setters())
+        return setters
 
     def set_program(self, number: int) -> None:
         """MIDI program ``number`` (0..127); crossfades to its preset. Unknown numbers are ignored."""

@@ -1,8 +1,10 @@
-"""Shared fixtures: presets (the shipped published kernel and a synthetic kernel), real drum audio."""
+"""Shared fixtures: presets (the shipped published kernel and a synthetic kernel), real drum audio,
+the JACK server, and VST3 plugins (the real test plugins and broken ones)."""
 from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from .jack_harness import PERIOD, JackServer, PlayRecord
 # The published checkpoint, beside the checkout; only tests of importing the .pt file need it.
 REFERENCE_DIR = Path(__file__).resolve().parents[2] / "shared" / "reference"
 DRUMKITS = Path("/usr/share/hydrogen/data/drumkits")
+PLUGINS_DIR = Path(__file__).resolve().parents[2] / "shared" / "plugins"
 
 
 @pytest.fixture(scope="session")
@@ -108,3 +111,30 @@ def jack_server() -> Iterator[JackServer]:
 def jack_io(jack_server: JackServer) -> Callable[[int], PlayRecord]:
     """``jack_io(channels)`` -> the session's :class:`PlayRecord` for that many channels."""
     return jack_server.play_record
+
+
+@pytest.fixture(scope="session")
+def plugins_dir() -> Path:
+    """The real VST3 test plugins (DPF examples: d_latency mono with 1 s latency, d_parameters and
+    d_states stereo); see ../shared/plugins/README.md."""
+    if not all((PLUGINS_DIR / f"{name}.vst3").exists() for name in ("d_latency", "d_parameters", "d_states")):
+        pytest.skip(f"the VST3 test plugins are not in {PLUGINS_DIR} (a user's machine has its own plugins)")
+    return PLUGINS_DIR
+
+
+@pytest.fixture(scope="session")
+def broken_plugins(tmp_path_factory) -> Path:
+    """A folder with a plugin file of garbage and, where gcc exists, a plugin whose shared
+    library crashes the process that loads it (SIGSEGV in a constructor)."""
+    folder = tmp_path_factory.mktemp("broken")
+    garbage = folder / "garbage.vst3" / "Contents" / "x86_64-linux"
+    garbage.mkdir(parents=True)
+    (garbage / "garbage.so").write_bytes(np.random.default_rng(0).bytes(4096))
+    if shutil.which("gcc"):
+        crash = folder / "crash.vst3" / "Contents" / "x86_64-linux"
+        crash.mkdir(parents=True)
+        source = folder / "crash.c"
+        source.write_text("#include <signal.h>\n__attribute__((constructor)) static void boom(void) "
+                          "{ raise(SIGSEGV); }\nvoid *GetPluginFactory(void) { return 0; }\n")
+        subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(crash / "crash.so"), str(source)], check=True)
+    return folder

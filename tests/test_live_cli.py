@@ -61,7 +61,9 @@ def test_live_with_mapping_file_programs_and_input_channels(jack_server, tmp_pat
 
 @pytest.mark.parametrize("content, message", [
     ({"controls": [{"target": "wobble", "cc": 1}]}, r"map.json: controls\[0\].target: must be one of texture, mix, "
-                                                    r"gain, bypass, got 'wobble'"),
+                                                    r"gain, bypass or STAGE.PARAMETER .*got 'wobble'"),
+    ({"controls": [{"target": "hp.cutoff_frequency_hz", "cc": 1}]},
+     r"map.json: controls\[0\]: target 'hp.cutoff_frequency_hz' names a chain stage; run with --chain"),
     ({"controls": [{"target": "mix", "cc": 200}]}, r"map.json: controls\[0\].cc: must be an integer 0..127, got 200"),
     ({"controls": [{"target": "mix", "note": 60}]}, r"controls\[0\].note: notes can only drive bypass, not mix"),
     ({"programs": {"x": "drums"}}, r"map.json: programs: keys must be program numbers 0..127, got 'x'"),
