@@ -53,6 +53,8 @@ class DelayLine:
 
     def process(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
         """Write ``x`` (channels, n) delayed into ``out`` (may be ``x``); returns ``out``."""
+        if x.shape != out.shape or x.shape[0] != self._ring.shape[0]:
+            raise ValueError(f"delay line of {self._ring.shape[0]} channel(s): got {x.shape} into {out.shape}")
         if self.samples:
             _delay_block(x, out, self._ring, self._pos)
         elif out is not x:

@@ -397,6 +397,8 @@ class CakEngine:
             raise ValueError(f"block must be shaped ({self.channels}, 1..{self.max_block}), got {block.shape}")
         if out is None:
             out = self._out[:, :n]
+        elif out.shape != block.shape:
+            raise ValueError(f"out must be shaped like the block {block.shape}, got {out.shape}")
         _process(block, out, self._control, 0, *self._state)
         return out
 
@@ -407,8 +409,12 @@ class CakEngine:
         the knob had been set to that value before that sample in a live stream.
         """
         self._require_prepared()
+        controls = np.ascontiguousarray(texture, dtype=np.float64)
+        if block.ndim != 2 or block.shape[0] != self.channels or controls.shape != (block.shape[1],):
+            raise ValueError(f"block must be shaped ({self.channels}, n) with n texture values, "
+                             f"got {block.shape} and {controls.shape}")
         out = np.empty((self.channels, block.shape[1]), np.float32)
-        _process(block, out, np.ascontiguousarray(texture, dtype=np.float64), 1, *self._state)
+        _process(block, out, controls, 1, *self._state)
         return out
 
     def flush(self) -> np.ndarray:

@@ -190,10 +190,17 @@ class OutputStage:
 
     def push_dry(self, block: np.ndarray) -> None:
         """Feed the processor's input block to the follower's delay line (before processing)."""
+        if block.shape[1] > self._dry.shape[1]:
+            raise ValueError(f"blocks must have at most {self._dry.shape[1]} samples, got {block.shape[1]}")
         if self.follow:
             self._line.process(block, self._dry[:, :block.shape[1]])
 
     def process(self, x: np.ndarray, y: np.ndarray, controls: np.ndarray, stride: int) -> np.ndarray:
         """Write the output of ``x`` (channels, n) into ``y`` (may be ``x``); ``controls`` as the engine's."""
+        n = x.shape[1]
+        if y.shape != x.shape or n > self._dry.shape[1] or x.shape[0] != self._dry.shape[0] or \
+                controls.shape[0] < (1 if stride == 0 else (n - 1) * stride + 1):
+            raise ValueError(f"output stage of {self._dry.shape[0]} channel(s), blocks up to {self._dry.shape[1]}: "
+                             f"got {x.shape} into {y.shape} with {controls.shape[0]} control value(s)")
         _output_block(x, y, self._dry[:, :x.shape[1]], controls, stride, self._fp, self._state)
         return y
