@@ -291,7 +291,8 @@ def difference_from_gui(audio: np.ndarray, preset: Preset, gui: GuiPath, texture
     one_piece = np.stack([gui.process_chunk(ch) for ch in audio])
     result = {}
     for mode in MODES:
-        out = render(audio, SR, preset, texture=texture, mode=mode).astype(np.float64)
+        # the raw published level, no soft clip: what the GUI path computes before its RMS match and tanh
+        out = render(audio, SR, preset, texture=texture, mode=mode, level="off", soft_clip=False).astype(np.float64)
         result[mode] = {"chunked_db": error_db(out, chunked), "one_piece_db": error_db(out, one_piece)}
     return result
 

@@ -16,7 +16,7 @@ A preset is a JSON object::
 spectrogram: rows are frequency offsets -1, 0, +1 (bins), columns are time offsets -1, 0, +1
 (frames). The effect on a normalized magnitude ``x`` is
 ``y = x + (conv3x3(x) + bias) * c * sigmoid((c - threshold) * temperature) * scale``.
-See ``presets/README.md`` for the full description.
+See ``docs/presets.md`` for the full description.
 """
 from __future__ import annotations
 

@@ -1,32 +1,10 @@
 """MIDI mapping files: which controllers and notes drive which targets, and which program
 numbers select which presets.
 
-::
-
-    {
-      "controls": [
-        {"target": "texture", "cc": 74, "channel": 1, "range": [0, 1.5], "curve": 2},
-        {"target": "texture", "cc": 1, "14bit": true},
-        {"target": "mix", "cc": 7},
-        {"target": "gain", "cc": 11, "range": [-40, 6]},
-        {"target": "bypass", "cc": 64},
-        {"target": "bypass", "note": 60, "channel": 10}
-      ],
-      "programs": {"0": "drums", "1": "melodic", "5": "my-preset.json"},
-      "program_channel": 1
-    }
-
-``target`` is ``texture`` (``c``), ``mix`` (wet share), ``gain`` (output gain in dB),
-``bypass``, or a chain stage's parameter ``STAGE.PARAMETER`` (``"stage 1.cutoff_frequency_hz"``,
-``"hp.cutoff_frequency_hz"``; with ``cak live --chain``; ``range`` defaults to a VST3
-parameter's own and must be given for a built-in's; ``smoothing_ms``, the glide, defaults to
-20; see :mod:`cak_dsp.controls`); ``cc`` is a controller 0..127 (the MSB, 0..31, with
-``"14bit": true``), ``note`` a note 0..127 (bypass while held; bypass only); ``channel`` 1..16
-(default: any); ``range`` the values at controller 0 and full scale (defaults: texture 0..1.5,
-mix 0..1, gain -60..6 dB);
-``curve`` the exponent on the controller position (default 1). A bypass CC switches on at 64.
-``programs`` maps Program Change numbers to shipped preset names or preset files (relative to
-the mapping file); ``program_channel`` limits Program Change to one channel (default: any).
+The format (``controls``, ``programs``, ``program_channel``; each control's ``target``, ``cc`` or
+``note``, ``channel``, ``range``, ``curve``, ``14bit``, ``smoothing_ms``) is documented once, in
+docs/live.md ("The mapping file"). :func:`load_midi_map` reads and validates a file;
+every error is one line naming the file, the field and the value.
 """
 from __future__ import annotations
 
@@ -55,7 +33,7 @@ class MidiMap:
 
 
 def load_midi_map(path: str | os.PathLike[str]) -> MidiMap:
-    """Read and validate a mapping file (see the module docstring)."""
+    """Read and validate a mapping file (format: docs/live.md, "The mapping file")."""
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))

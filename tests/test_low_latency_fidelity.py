@@ -5,7 +5,7 @@ the full table): on drums, a sustained pad and speech, for every shipped preset,
 output is spectrally closer to the standard wet output than the dry signal is, the amount of
 change is about the same, and the wet-minus-dry waveforms are no worse than uncorrelated (the
 geometries apply the change at different moments and with different effective phase, so the
-waveforms are not expected to match; see the README).
+waveforms are not expected to match; see docs/latency.md).
 """
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ every third-octave band from 125 Hz to 16 kHz is within 0.5 dB of the change at 
 Scaling the window keeps tones at the same normalized level but puts noise-like content
 10*log10(n_fft'/n_fft)/2 dB lower (-0.4 dB at 48 kHz, -3 dB at 96 kHz); kernels of trained
 strength barely react to that, while a kernel several times stronger than any trained one
-would (README, "Sample rates"). So the claim is tested on real kernels: the published one
+would (docs/latency.md, "Sample rates"). So the claim is tested on real kernels: the published one
 and every shipped preset.
 """
 from __future__ import annotations
