@@ -9,6 +9,7 @@ import pytest
 from pedalboard import HighpassFilter, Reverb
 
 from cak_dsp import Cak, CakEngine, Chain, PluginStage, Preset
+from cak_dsp.fbe import EqualizerStage, FilterBankEqualizer
 from cak_dsp.processor import Processor
 from realtime.programs import ProgramBank
 
@@ -19,6 +20,8 @@ def _makers(preset: Preset) -> dict[str, Callable[[], Processor]]:
     causal = Preset(**{**preset.__dict__, "name": "causal", "weight": preset.weight * [1, 1, 0]})
     return {
         "engine": lambda: CakEngine(preset),
+        "filter-bank equalizer": lambda: FilterBankEqualizer(preset),
+        "equalizer stage (follow)": lambda: EqualizerStage(preset, level="follow"),
         "cak stage (follow)": lambda: Cak(preset, level="follow"),
         "cak stage (off, no soft clip)": lambda: Cak(preset, level="off", soft_clip=False),
         "plugin stage": lambda: PluginStage(HighpassFilter(120)),
@@ -40,7 +43,7 @@ def _run(processor: Processor, audio: np.ndarray, sizes: np.ndarray) -> np.ndarr
     return np.concatenate(out, axis=1)[:, latency:latency + audio.shape[1]]
 
 
-@pytest.mark.parametrize("kind", ["engine", "cak stage (follow)", "cak stage (off, no soft clip)", "plugin stage",
+@pytest.mark.parametrize("kind", ["engine", "filter-bank equalizer", "equalizer stage (follow)", "cak stage (follow)", "cak stage (off, no soft clip)", "plugin stage",
                                   "chain", "program bank"])
 def test_processor_contract(synthetic_preset: Preset, kind: str) -> None:
     processor = _makers(synthetic_preset)[kind]()
