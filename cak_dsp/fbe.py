@@ -48,7 +48,7 @@ the next one) has been heard, and the standard render spreads them over the whol
 of it *before* the frame's centre. Here they start to take effect ``n_fft / 2`` samples after the
 centre, plus the design's ``STEPS - 1`` blocks less half a block on average, and are fully in
 ``fade`` samples later: the effect lags the standard render's by about
-``n_fft / 2 + (STEPS - 1.5) * BLOCK + fade / 2`` samples (1328, 30 ms at 44.1 kHz;
+``n_fft / 2 + (STEPS - 1.5) * BLOCK + fade / 2`` samples (1360, 31 ms at 44.1 kHz;
 :attr:`EqualizerGeometry.lag_samples`). On sustained sounds
 that changes nothing; on a transient the attack keeps the gains of the quieter frame before it
 for that long.
@@ -79,7 +79,7 @@ TAIL_BINS = 8.0
 SIGNIFICANCE_DB = 80.0
 FLOOR_DB = -100.0
 TAPER = 64
-STEPS = 3
+STEPS = 4
 RESPONSE_TAPS = 16
 IDENTITY_TOLERANCE = 1e-9  # |log-gain| below which a frame's filter is the unit impulse
 IDENTITY = -1  # design marker in ``nparts`` until the last step
@@ -288,8 +288,8 @@ def _stable_log_gains(g, mags, out, fwd_n, fwd_d):
 
 
 @njit(**_JIT)
-def _design_step(step, ch, slot, gains, mags, logg, scratch, padded, table_index, table_weight, work_r, work_z, part_r,
-                 part_z, filt_re, filt_im, nparts, axes, ip):
+def _design_step(step, ch, slot, gains, mags, logg, scratch, padded, table_index, table_weight, work_r, work_z, parts_r,
+                 parts_z, filt_re, filt_im, nparts, axes, axes_rows, ip):
     """Design step ``step`` (0 .. STEPS - 1) of channel ``ch``'s filter into slot ``slot``."""
     m, taps, b = ip[_M], ip[_TAPS], ip[_B]
     half = m // 2 + 1
@@ -303,9 +303,12 @@ def _design_step(step, ch, slot, gains, mags, logg, scratch, padded, table_index
         for k in range(lg.shape[0]):
             identity = identity and abs(lg[k]) <= IDENTITY_TOLERANCE
         nparts[ch, slot] = IDENTITY if identity else parts  # written in the last step
-        if identity:
+    elif step == 1:
+        if nparts[ch, slot] < 0:
             return
-        # the gains, padded with RESPONSE_TAPS mirrored bins at 0 Hz and at Nyquist
+        # the equivalent response of the gains, padded with RESPONSE_TAPS mirrored bins at 0 Hz
+        # and at Nyquist, and its real cepstrum
+        lg = logg[ch]
         bins = lg.shape[0]
         lin = padded
         for k in range(bins):
@@ -324,9 +327,8 @@ def _design_step(step, ch, slot, gains, mags, logg, scratch, padded, table_index
             wr[i] = vlog(max(wr[i], floor))
         for i in range(half):
             wz[i] = wr[i]
-        # the real cepstrum of the log response
         c2r(wz, wr, axes, False, 1.0 / m, 1)
-    elif step == 1:
+    elif step == 2:
         if nparts[ch, slot] < 0:
             return
         # fold it (minimum phase) and go back to the log spectrum
@@ -353,12 +355,13 @@ def _design_step(step, ch, slot, gains, mags, logg, scratch, padded, table_index
             wr[taps - TAPER + i] *= 0.5 + 0.5 * math.cos(math.pi * (i + 1) / TAPER)
         for p in range(parts):
             for i in range(b):
-                part_r[i] = wr[p * b + i]
-                part_r[b + i] = 0.0
-            r2c(part_r, part_z, axes, True, 1.0, 1)
+                parts_r[p, i] = wr[p * b + i]
+                parts_r[p, b + i] = 0.0
+        r2c(parts_r, parts_z, axes_rows, True, 1.0, 1)
+        for p in range(parts):
             for k in range(b + 1):
-                fr[p, k] = part_z[k].real
-                fi[p, k] = part_z[k].imag
+                fr[p, k] = parts_z[p, k].real
+                fi[p, k] = parts_z[p, k].imag
 
 
 # -- convolution ------------------------------------------------------------------------------
@@ -453,8 +456,8 @@ def _conv_block(cbuf, fdl_re, fdl_im, filt_re, filt_im, nparts, part_z, acc_r, a
 # -- the stream -------------------------------------------------------------------------------
 @njit(**_JIT)
 def _process(x, y, controls, stride, in_buf, spec_ring, mag_ring, norm_ring, gains, frame, window, delay, cbuf,
-             fdl_re, fdl_im, filt_re, filt_im, nparts, part_r, part_z, acc_r, acc_z, yb, fifo, logg, scratch,
-             padded, table_index, table_weight, work_r, work_z, axes, weight, ist, ip, fp, fst):
+             fdl_re, fdl_im, filt_re, filt_im, nparts, parts_r, parts_z, part_z, acc_r, acc_z, yb, fifo, logg,
+             scratch, padded, table_index, table_weight, work_r, work_z, axes, axes_rows, weight, ist, ip, fp, fst):
     """Run ``x`` (channels, n) through the equalizer into ``y`` (may be ``x``)."""
     n_fft, hop, lookahead, b = ip[_N], ip[_HOP], ip[_LOOKAHEAD], ip[_B]
     dlen = ip[_DELAY]
@@ -499,7 +502,7 @@ def _process(x, y, controls, stride, in_buf, spec_ring, mag_ring, norm_ring, gai
                 mags = mag_ring[:, (ist[_ANALYZED] - 1 - lookahead) % ring]
                 for ch in range(channels):
                     _design_step(step, ch, ist[_TARGET], gains, mags, logg, scratch, padded, table_index, table_weight,
-                                 work_r, work_z, part_r, part_z, filt_re, filt_im, nparts, axes, ip)
+                                 work_r, work_z, parts_r, parts_z, filt_re, filt_im, nparts, axes, axes_rows, ip)
                 if step + 1 < STEPS:
                     ist[_STEP] = step + 1
                 else:
@@ -557,7 +560,8 @@ class FilterBankEqualizer:
         self._filt_re = np.zeros((channels, 3, parts, b + 1))
         self._filt_im = np.zeros((channels, 3, parts, b + 1))
         self._nparts = np.zeros((channels, 3), np.int64)
-        self._part_r = np.zeros(2 * b)
+        self._parts_r = np.zeros((parts, 2 * b))
+        self._parts_z = np.zeros((parts, b + 1), np.complex128)
         self._part_z = np.zeros(b + 1, np.complex128)
         self._acc_r = np.zeros((4, b + 1))
         self._acc_z = np.zeros(b + 1, np.complex128)
@@ -570,6 +574,7 @@ class FilterBankEqualizer:
         self._work_r = np.zeros((channels, m))
         self._work_z = np.zeros((channels, m // 2 + 1), np.complex128)
         self._axes = np.zeros(1, np.int64)
+        self._axes_rows = np.ones(1, np.int64)
         self._ist = np.zeros(13, np.int64)
         self._ip = np.array([n, geo.hop, geo.lookahead, check_mode(self.mode), b, parts, m, geo.taps, geo.fade,
                              geo.lookahead * geo.hop], np.int64)
@@ -582,9 +587,10 @@ class FilterBankEqualizer:
         self._out = np.zeros((channels, self.max_block), np.float32)
         self._state = (self._in_buf, self._spec_ring, self._mag_ring, self._norm_ring, self._gains, self._frame,
                        self._window, self._delay, self._cbuf, self._fdl_re, self._fdl_im, self._filt_re,
-                       self._filt_im, self._nparts, self._part_r, self._part_z, self._acc_r, self._acc_z, self._yb,
-                       self._fifo, self._logg, self._scratch, self._padded, self._table_index, self._table_weight, self._work_r,
-                       self._work_z, self._axes, self._weight, self._ist, self._ip, self._fp, self._fst)
+                       self._filt_im, self._nparts, self._parts_r, self._parts_z, self._part_z, self._acc_r,
+                       self._acc_z, self._yb, self._fifo, self._logg, self._scratch, self._padded, self._table_index,
+                       self._table_weight, self._work_r, self._work_z, self._axes, self._axes_rows, self._weight,
+                       self._ist, self._ip, self._fp, self._fst)
         self._warm()
         self.reset()
 
