@@ -181,36 +181,16 @@ def test_texture_jumps_are_click_free(published_preset: Preset) -> None:
     assert _curvature(outputs["jumps"]) <= 1.25 * steady
 
 
-def tone_levels(y: np.ndarray, freqs: list[float], rate: int, guard_hz: float = 5.0) -> tuple[np.ndarray, float]:
-    """Power of each tone (within ``guard_hz``) and of the strongest other component (summed over
-    a band as wide) in dB, from a Blackman-Harris-windowed 2**16-point spectrum of the middle."""
-    from scipy.signal.windows import blackmanharris
-
-    n = 1 << 16
-    start = len(y) // 2 - n // 2
-    window = blackmanharris(n)
-    power = np.abs(np.fft.rfft(y[start:start + n] * window)) ** 2
-    f = np.fft.rfftfreq(n, 1 / rate)
-    other = f > 20
-    levels = []
-    for tone in freqs:
-        near = np.abs(f - tone) <= guard_hz
-        levels.append(10 * np.log10(power[near].sum()))
-        other &= ~near
-    width = int(2 * guard_hz * n / rate) + 1
-    rest = np.convolve(power * other, np.ones(width), "same").max()
-    return np.array(levels), float(10 * np.log10(rest + 1e-300))
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("rate", RATES)
 def test_sustained_tones_as_the_standard_render(rate: int) -> None:
     """Five equal tones (220 Hz-5 kHz) at c = 1, every shipped preset (the published kernel
-    included): each within 0.3 dB of the standard render, everything else >= 60 dB below."""
+    included): each within 0.3 dB of the standard render, everything else >= 60 dB below
+    (``benchmarks/low_latency.py`` prints the figures beside the low-latency geometry's)."""
     pytest.importorskip("scipy")
-    freqs = [220.0, 554.0, 1210.0, 2637.0, 4999.0]
-    t = np.arange(3 * rate) / rate
-    tones = sum(0.01 * np.sin(2 * np.pi * f * t + i) for i, f in enumerate(freqs)).astype(np.float32)
+    from benchmarks.low_latency import TONES, tone_levels, tone_signal
+
+    freqs, tones = TONES, tone_signal(rate)
     for name in shipped_presets():
         preset = resolve_preset(name)
         standard, _ = tone_levels(render(tones, rate, preset, 1.0, level="off", soft_clip=False), freqs, rate)
