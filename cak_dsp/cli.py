@@ -58,7 +58,7 @@ def _seconds(text: str) -> float:
 
 
 def _input_channels(text: str) -> tuple[int, ...]:
-    from realtime.run import parse_input_channels
+    from cak_realtime.run import parse_input_channels
 
     return parse_input_channels(text)
 
@@ -333,7 +333,7 @@ def _render_controls(args: argparse.Namespace):
     specs = specs_from_envelopes(args.automate or [])
     texture = None
     if args.midi_map is not None:
-        from realtime.midimap import load_midi_map
+        from cak_realtime.midimap import load_midi_map
 
         if args.automation is None or args.automation.suffix.lower() not in (".mid", ".midi"):
             raise ValueError(f"--midi-map {args.midi_map}: give --automation FILE.mid, whose controllers drive its "
@@ -436,7 +436,7 @@ def _cmd_preset_import(args: argparse.Namespace) -> int:
     if args.output.exists() and not args.force:
         raise FileExistsError(f"{args.output}: already exists; pass --force to overwrite it")
     try:
-        from train.import_checkpoint import import_checkpoint
+        from cak_train.import_checkpoint import import_checkpoint
     except ImportError as exc:
         raise OSError(f"'cak preset import' needs torch ({exc}); install it with: pip install 'cak[train]'") from None
 
@@ -460,8 +460,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_live(args: argparse.Namespace) -> int:
-    from realtime.run import midi_map_from_args, resolve_programs, run_live
-    from realtime.stream import LiveConfig
+    from cak_realtime.run import midi_map_from_args, resolve_programs, run_live
+    from cak_realtime.stream import LiveConfig
 
     from .chain_file import load_chain
     from .control_files import bind_midi_map
@@ -532,13 +532,13 @@ def _cmd_chain_save(args: argparse.Namespace) -> int:
 
 
 def _cmd_devices(args: argparse.Namespace) -> int:
-    from realtime.run import print_devices
+    from cak_realtime.run import print_devices
 
     return print_devices()
 
 
 def _cmd_midi_ports(args: argparse.Namespace) -> int:
-    from realtime.midi import list_ports
+    from cak_realtime.midi import list_ports
 
     ports = list_ports(args.midi_api)
     print("\n".join(f"{i}: {name}" for i, name in enumerate(ports)) or "no MIDI input ports found")
@@ -549,7 +549,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``cak`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["train"]:
-        from train.cli import main as train_main
+        from cak_train.cli import main as train_main
 
         return train_main(argv[1:])
     args = build_parser().parse_args(argv)

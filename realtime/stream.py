@@ -10,7 +10,7 @@
         print(host.snapshot())       # peaks, c, load, xruns, latency
     print(host.summary())            # callback time p50/p99/max over the whole run
 
-The processor is a :class:`~realtime.programs.ProgramBank` (the preset, plus the presets that
+The processor is a :class:`~cak_realtime.programs.ProgramBank` (the preset, plus the presets that
 Program Change selects), or a :class:`cak_dsp.Chain` whose first CAK stage runs such a bank.
 Either way the callback sees one ``process(block, out)`` with a constant ``latency_samples``,
 and the dry path of the mixer is delayed by exactly that.
