@@ -13,7 +13,7 @@ from pedalboard.io import AudioFile
 
 from cak_dsp import Cak, CakEngine, Chain, Preset, render, render_file
 from cak_dsp.automation import AutomationError, load_automation
-from cak_dsp.cli import main
+from cak_cli import main
 
 RATE = 44100
 

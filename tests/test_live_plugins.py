@@ -13,7 +13,7 @@ import rtmidi
 import soundfile as sf
 
 from cak_dsp import Cak, Chain, load_chain
-from cak_dsp.cli import main
+from cak_cli import main
 from cak_dsp.control_files import bind_midi_map
 from cak_dsp.controls import CONTROL_BLOCK
 from cak_realtime.midi import MidiControl
