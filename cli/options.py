@@ -8,10 +8,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cak_dsp.engine import TEXTURE_RANGE
 from cak_dsp.level import LEVEL_MODES
 from cak_dsp.normalization import DEFAULT_MODE, MODES
 from cak_dsp.presets import DEFAULT_PRESET, shipped_presets
+from cak_dsp.texture import check_texture
 
 EXIT_ERROR = 2
 MIDI_APIS = ("default", "alsa", "jack", "coremidi", "winmm")
@@ -19,15 +19,15 @@ GEOMETRIES = ("standard", "low-latency")
 
 
 def texture(text: str) -> float:
-    """The argparse type of ``--texture``: a number in the texture range."""
-    lo, hi = TEXTURE_RANGE
+    """The argparse type of ``--texture``: a number in the texture range (:mod:`cak_dsp.texture`)."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not lo <= value <= hi:
-        raise argparse.ArgumentTypeError(f"texture must be between {lo} and {hi}, got {value}")
-    return value
+    try:
+        return check_texture(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def preset_help() -> str:
