@@ -16,7 +16,7 @@ from pedalboard import Resample
 
 from cak_dsp import Cak, Chain, ChainError, ExternalStage, PluginStage, load_chain
 from cak_dsp.chain_save import save_chain
-from cak_dsp.cli import main
+from cak_cli import main
 from cak_dsp.plugin_stage import StageError
 
 RATE = 44100  # the offline tests run at 44.1 kHz, where d_latency reports 44100 samples (1 s)
