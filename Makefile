@@ -36,10 +36,11 @@ sysdeps:
 	fi
 
 test: $(VENV)/.dev sysdeps
-	$(PY) -m pytest
+	$(PY) -m pytest -m "not vst3"
+	$(PY) -m pytest -m vst3
 
 test-quick: $(VENV)/.dev sysdeps
-	$(PY) -m pytest -m "not live and not soak and not train and not slow and not browser"
+	$(PY) -m pytest -m "not live and not soak and not train and not slow and not browser and not vst3"
 
 wheel-check:
 	.ci/wheel-check

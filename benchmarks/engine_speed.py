@@ -47,7 +47,7 @@ def load_reference(directory: Path) -> Preset:
     if missing:
         sys.exit(f"error: reference file(s) not found: {', '.join(missing)}\n"
                  "pass --reference DIR (the folder holding the published checkpoint and stats)")
-    from train.import_checkpoint import import_checkpoint
+    from cak_train.import_checkpoint import import_checkpoint
 
     return import_checkpoint(*files)
 

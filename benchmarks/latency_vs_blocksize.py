@@ -1,7 +1,7 @@
 """Latency and callback time of ``cak live`` against the JACK period (dummy driver, 48 kHz).
 
 For each period from 16 to 2048 frames the script starts its own ``jackd -d dummy`` (the test
-harness's :class:`tests.jack_harness.JackServer`), runs a :class:`realtime.stream.LiveHost`
+harness's :class:`tests.jack_harness.JackServer`), runs a :class:`cak_realtime.stream.LiveHost`
 with the shipped drums preset on the driver's block (``--blocksize 0``, stereo, c = 0.8) and:
 
 * times every callback for ``--seconds`` (no Python test clients in the graph meanwhile);
@@ -34,7 +34,7 @@ BLOCKS = (16, 32, 64, 128, 256, 512, 1024, 2048)
 
 def measure(server: JackServer, block: int, seconds: float) -> dict:
     from cak_dsp.presets import resolve_preset
-    from realtime.stream import LiveConfig, LiveHost
+    from cak_realtime.stream import LiveConfig, LiveHost
 
     server.set_period(block)
     host = LiveHost(LiveConfig(preset=resolve_preset("drums"), texture=0.8, channels=2, samplerate=RATE))

@@ -127,7 +127,7 @@ def presets(reference: Path = DEFAULT_REFERENCE) -> dict[str, Preset]:
     files = [reference / "final_wgan_grain.pt", reference / "global_normalization_stats.json"]
     if all(f.is_file() for f in files):
         try:
-            from train.import_checkpoint import import_checkpoint
+            from cak_train.import_checkpoint import import_checkpoint
         except ImportError:
             return result
         result["published"] = import_checkpoint(*files)

@@ -66,7 +66,7 @@ PAD_CHORDS = ((48, 55, 64, 71), (45, 55, 60, 67), (41, 57, 64, 69), (43, 57, 62,
 # -- material -------------------------------------------------------------------------------
 def pad(seconds: float = 20.0) -> np.ndarray:
     """A warm GM pad (program 89) of sustained four-note chords, fluidsynth + FluidR3 GM, -23 dBFS RMS."""
-    from train.material import SOUNDFONT, midi_file
+    from cak_train.material import SOUNDFONT, midi_file
 
     if shutil.which("fluidsynth") is None or not SOUNDFONT.exists():
         raise materials.MaterialMissing("fluidsynth and fluid-soundfont-gm not installed "

@@ -24,8 +24,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from train.fit import FitConfig, Trainer, default_device  # noqa: E402
-from train.model import audit_stats  # noqa: E402
+from cak_train.fit import FitConfig, Trainer, default_device  # noqa: E402
+from cak_train.model import audit_stats  # noqa: E402
 
 CORPUS_PAIRS = 400
 BATCH = 16

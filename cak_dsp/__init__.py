@@ -2,7 +2,8 @@
 STFT engine that also renders offline. No torch, no devices."""
 from .chain import Chain
 from .chain_file import ChainError, load_chain
-from .engine import SAMPLE_LIMIT, TEXTURE_RANGE, CakEngine
+from .engine import SAMPLE_LIMIT, CakEngine
+from .texture import TEXTURE_RANGE
 from .geometry import FrameGeometry, standard_geometry
 from .preset import Preset, PresetError, load_preset
 from .file_render import render_file

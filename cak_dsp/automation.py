@@ -15,13 +15,15 @@ tempo changes are honoured (mido turns ticks into seconds).
 from __future__ import annotations
 
 import csv
+import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .engine import TEXTURE_RANGE
+from .texture import check_texture
 
 INTERPOLATIONS = ("linear", "hold")
 
@@ -69,9 +71,16 @@ def load_automation(path: str | os.PathLike[str], interpolation: str | None = No
     return Automation(times, values, interpolation or "linear")
 
 
-def _csv_envelope(path: Path, lo: float = TEXTURE_RANGE[0], hi: float = TEXTURE_RANGE[1],
-                  what: str = "texture") -> tuple[np.ndarray, np.ndarray]:
-    """``time,value`` points of a CSV file; each value finite and within ``lo .. hi``."""
+def finite_value(value: float, where: str, error: type[ValueError] = ValueError) -> float:
+    """The value check of a stage parameter's envelope (its range is checked where it meets the stage)."""
+    if not math.isfinite(value):
+        raise error(f"{where}: value must be a finite number, got {value}")
+    return value
+
+
+def _csv_envelope(path: Path, check: Callable[..., float] = check_texture) -> tuple[np.ndarray, np.ndarray]:
+    """``time,value`` points of a CSV file; each value passes ``check(value, where, error)``
+    (default: the texture policy, :func:`cak_dsp.texture.check_texture`)."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
@@ -92,9 +101,7 @@ def _csv_envelope(path: Path, lo: float = TEXTURE_RANGE[0], hi: float = TEXTURE_
             raise AutomationError(f"{path}: line {number}: time must be a finite number of seconds >= 0, got {row[0]}")
         if times and t < times[-1]:
             raise AutomationError(f"{path}: line {number}: times must not go backwards ({t} after {times[-1]})")
-        if not (np.isfinite(v) and lo <= v <= hi):
-            span = f"between {lo} and {hi}" if np.isfinite(lo) and np.isfinite(hi) else "a finite number"
-            raise AutomationError(f"{path}: line {number}: {what} must be {span}, got {row[1]}")
+        check(v, f"{path}: line {number}", AutomationError)
         times.append(t)
         values.append(v)
     if not times:
@@ -106,9 +113,8 @@ def _midi_cc(path: Path, cc: int, channel: int | None, low: float, high: float,
              curve: float) -> tuple[np.ndarray, np.ndarray]:
     import mido
 
-    lo, hi = TEXTURE_RANGE
-    if not (lo <= low <= hi and lo <= high <= hi):
-        raise AutomationError(f"CC range {low}..{high} must lie within {lo}..{hi}")
+    for end in (low, high):
+        check_texture(end, f"CC range {low}..{high}", AutomationError)
     try:
         midi = mido.MidiFile(str(path))
     except (OSError, EOFError, ValueError, KeyError, IndexError) as exc:

@@ -27,8 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .automation import Automation, AutomationError, _csv_envelope
+from .automation import Automation, AutomationError, _csv_envelope, finite_value
 from .controls import ControlBank, ControlError, ParameterAutomation, ParameterControl, is_parameter_target, resolve
+from .texture import check_texture
 
 
 @dataclass(frozen=True)
@@ -128,11 +129,8 @@ def bind_midi_map(chain, mappings: Sequence, source: str | os.PathLike[str] | No
 def texture_automation(midi_file: str | os.PathLike[str], mapping, interpolation: str | None = None) -> Automation:
     """The texture knob of a mapping file read from a MIDI file (7- or 14-bit, as live), for the
     CAK stages' per-sample texture curve (:mod:`cak_dsp.automation`)."""
-    from .engine import TEXTURE_RANGE
-
-    lo, hi = TEXTURE_RANGE
-    if not (lo <= min(mapping.low, mapping.high) and max(mapping.low, mapping.high) <= hi):
-        raise ControlError(f"texture range {mapping.low}..{mapping.high} must lie within {lo}..{hi}")
+    for end in (mapping.low, mapping.high):
+        check_texture(end, f"texture range {mapping.low}..{mapping.high}", ControlError)
     times, xs = _controller_positions(Path(midi_file), mapping.cc, mapping.channel, mapping.fine)
     if not times:
         raise ControlError(f"{midi_file}: no CC {mapping.cc} messages for the texture mapping")
@@ -151,7 +149,7 @@ def _span(binding, spec: ControlSpec) -> tuple[float, float]:
 
 
 def _csv_automation(spec: ControlSpec) -> ParameterAutomation:
-    times, values = _csv_envelope(Path(spec.csv_file), -np.inf, np.inf, "value")
+    times, values = _csv_envelope(Path(spec.csv_file), finite_value)
     return ParameterAutomation(tuple(times.tolist()), tuple(values.tolist()), "linear")
 
 

@@ -103,7 +103,7 @@ class Binding:
         from .cak_stage import Cak
 
         if isinstance(self.stage, Cak):
-            from .engine import TEXTURE_RANGE
+            from .texture import TEXTURE_RANGE
 
             return ParameterInfo("texture", "texture", "number", *TEXTURE_RANGE, value=self.stage.texture)
         return self.stage.parameters(sample_rate)[self.parameter]

@@ -60,9 +60,9 @@ from .geometry import GEOMETRIES, FrameGeometry, make_geometry
 from .normalization import DEFAULT_MODE, REFERENCE, bin_gains, check_mode, inverse_value, normalize_frame
 from .preset import Preset
 from .residual import apply_residual, gate_blend, residual_gain
+from .texture import TEXTURE_RANGE, check_texture  # noqa: F401 (TEXTURE_RANGE: also cak_dsp.engine's)
 
 SAMPLE_LIMIT = 1.0e4
-TEXTURE_RANGE = (0.0, 2.0)
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": {"nsz", "arcp", "contract", "reassoc"}}
 
 # integer state slots
@@ -376,11 +376,7 @@ class CakEngine:
 
     @texture.setter
     def texture(self, value: float) -> None:
-        lo, hi = TEXTURE_RANGE
-        value = float(value)
-        if not lo <= value <= hi:
-            raise ValueError(f"texture must be between {lo} and {hi}, got {value}")
-        self._control[0] = value
+        self._control[0] = check_texture(value)
 
     # -- processing ---------------------------------------------------------------------
     def process(self, block: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:

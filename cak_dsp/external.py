@@ -71,6 +71,16 @@ def capture_state(plugin, sample_rate: int = PROBE_RATE) -> bytes:
     return state
 
 
+def same_plugin_id(identifier: str) -> str:
+    """The part of a pedalboard plugin identifier that names the plugin, not where its file is.
+
+    pedalboard's VST3 identifiers read ``VST3-NAME-PATHHASH-UIDHASH``: the third part follows the
+    file's path (a copied, moved or symlinked plugin gets another), the last the plugin's own ID.
+    """
+    parts = identifier.rsplit("-", 2)
+    return f"{parts[0]}-{parts[2]}" if len(parts) == 3 and parts[0].startswith("VST3-") else identifier
+
+
 class ExternalStage(PluginStage):
     """A VST3/AU plugin file as a chain stage (see the module docstring).
 
@@ -90,7 +100,7 @@ class ExternalStage(PluginStage):
         if plugin.is_instrument and not plugin.is_effect:
             raise PluginLoadError(f"{plugin.name} ({self.path}) is an instrument (it needs MIDI notes, not "
                                   "audio); a chain stage must be an effect")
-        if identifier is not None and identifier != plugin.identifier:
+        if identifier is not None and same_plugin_id(identifier) != same_plugin_id(plugin.identifier):
             raise PluginLoadError(f"the state was saved from plugin {identifier!r}, but {self.path} is "
                                   f"{plugin.identifier!r}")
         if state is not None:

@@ -11,24 +11,22 @@ from collections.abc import Callable
 import numpy as np
 
 from .cak_stage import Cak
-from .engine import TEXTURE_RANGE
 from .level import DEFAULT_LEVEL, match_gain
 from .normalization import DEFAULT_MODE
 from .preset import Preset
+from .texture import check_texture, check_texture_curve
 
 CHUNK = 1 << 16
 
 
 def texture_curve(texture: float | np.ndarray, n: int) -> np.ndarray:
     """One texture value per sample from a constant or a curve; checks length and range."""
-    lo, hi = TEXTURE_RANGE
-    curve = np.broadcast_to(np.asarray(texture, dtype=np.float64), (n,)) if np.ndim(texture) == 0 \
-        else np.asarray(texture, dtype=np.float64)
+    if np.ndim(texture) == 0:
+        return np.broadcast_to(np.float64(check_texture(texture)), (n,))
+    curve = np.asarray(texture, dtype=np.float64)
     if curve.shape != (n,):
         raise ValueError(f"texture curve must have one value per sample ({n}), got shape {curve.shape}")
-    if n and not (np.all(np.isfinite(curve)) and curve.min() >= lo and curve.max() <= hi):
-        raise ValueError(f"texture values must be finite and between {lo} and {hi}")
-    return curve
+    return check_texture_curve(curve, "texture curve")
 
 
 def render(audio: np.ndarray, sample_rate: int, preset: Preset, texture: float | np.ndarray = 0.5,

@@ -17,7 +17,7 @@ velocity 0 releases). Program Change ``n`` calls ``program(n)``. A target ``STAG
 comes from the chain's controls (:mod:`cak_dsp.controls`), which apply it at control-block
 boundaries.
 
-The port itself lives in a helper process (:mod:`realtime.midi_port`), so opening it, and
+The port itself lives in a helper process (:mod:`cak_realtime.midi_port`), so opening it, and
 re-opening it when a vanished port returns, can never deadlock against the audio callback;
 the helper forwards raw messages through a pipe. A daemon thread here parses them and calls the
 setters, which write single float64 slots the audio callback reads: no lock. Anything else

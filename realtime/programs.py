@@ -42,9 +42,10 @@ from collections.abc import Sequence
 import numpy as np
 from numba import njit
 
-from cak_dsp import TEXTURE_RANGE, CakEngine, Preset
+from cak_dsp import CakEngine, Preset
 from cak_dsp.delay import DelayLine
 from cak_dsp.normalization import DEFAULT_MODE
+from cak_dsp.texture import check_texture
 
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
 FADE_MS = 40.0
@@ -149,8 +150,7 @@ class ProgramBank:
 
     @texture.setter
     def texture(self, value: float) -> None:
-        lo, hi = TEXTURE_RANGE
-        value = min(max(float(value), lo), hi)
+        value = check_texture(value)  # refused, as by the engine it stands in for (cak_dsp.texture)
         for engine in self.engines:
             engine.texture = value
 

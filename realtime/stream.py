@@ -10,7 +10,7 @@
         print(host.snapshot())       # peaks, c, load, xruns, latency
     print(host.summary())            # callback time p50/p99/max over the whole run
 
-The processor is a :class:`~realtime.programs.ProgramBank` (the preset, plus the presets that
+The processor is a :class:`~cak_realtime.programs.ProgramBank` (the preset, plus the presets that
 Program Change selects), or a :class:`cak_dsp.Chain` whose first CAK stage runs such a bank.
 Either way the callback sees one ``process(block, out)`` with a constant ``latency_samples``,
 and the dry path of the mixer is delayed by exactly that.
@@ -38,9 +38,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit
 
-from cak_dsp import TEXTURE_RANGE, Cak, Chain, Preset
+from cak_dsp import Cak, Chain, Preset
 from cak_dsp.level import DEFAULT_LIVE_LEVEL, ceiling_from_db, check_level
 from cak_dsp.normalization import DEFAULT_MODE
+from cak_dsp.texture import check_texture, clamp_texture
 
 from .devices import LiveError, check_settings, find_device, sounddevice
 from .mixer import DryWetMixer
@@ -128,9 +129,7 @@ class LiveHost:
     """Owns the processor, the mixer, the stream and the callback's bookkeeping."""
 
     def __init__(self, config: LiveConfig) -> None:
-        lo, hi = TEXTURE_RANGE
-        if not lo <= config.texture <= hi:
-            raise ValueError(f"texture must be between {lo} and {hi}, got {config.texture}")
+        check_texture(config.texture, "LiveConfig.texture")
         if config.blocksize < 0:
             raise ValueError(f"blocksize must be 0 (driver's choice) or positive, got {config.blocksize}")
         if config.preset is None and config.chain is None:
@@ -210,9 +209,9 @@ class LiveHost:
         self.set_texture(value)
 
     def set_texture(self, value: float) -> None:
-        """Set the texture target (clamped to the engine's range); lock-free, from any thread."""
-        lo, hi = TEXTURE_RANGE
-        self._target[0] = min(max(float(value), lo), hi)
+        """Set the texture target (clamped to the texture range, a live control: see
+        :mod:`cak_dsp.texture`); lock-free, from any thread."""
+        self._target[0] = clamp_texture(value)
 
     @property
     def texture_target(self) -> float:
@@ -292,7 +291,7 @@ class LiveHost:
         step = target - current
         if abs(step) > 1e-4 and self._tau_samples > 0:
             step *= 1.0 - math.exp(-frames / self._tau_samples)
-        self._texture[0] = current + step
+        self._texture[0] = clamp_texture(current + step)  # in range to the last bit: the processor refuses
         self.processor.texture = self._texture[0]
 
     # -- lifecycle ---------------------------------------------------------------------------

@@ -138,3 +138,10 @@ def broken_plugins(tmp_path_factory) -> Path:
                           "{ raise(SIGSEGV); }\nvoid *GetPluginFactory(void) { return 0; }\n")
         subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(crash / "crash.so"), str(source)], check=True)
     return folder
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that load the external VST3 plugins are marked ``vst3`` (run apart by ``make test``)."""
+    for item in items:
+        if "plugins_dir" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.vst3)

@@ -47,7 +47,7 @@ def _resampled(audio: np.ndarray, rate: int) -> np.ndarray:
 
 def drums(seconds: float = 20.0, seed: int = 3) -> np.ndarray:
     """A 16th-note groove sequenced from one hydrogen drum kit's real samples."""
-    from train.material import DRUMKITS, drum_groove, drum_kits
+    from cak_train.material import DRUMKITS, drum_groove, drum_kits
 
     kits = drum_kits() if DRUMKITS.is_dir() else {}
     if not kits:
@@ -58,7 +58,7 @@ def drums(seconds: float = 20.0, seed: int = 3) -> np.ndarray:
 
 def music(seconds: float = 20.0, seed: int = 5) -> np.ndarray:
     """Two GM instruments (piano phrase and string pad) rendered by fluidsynth, mixed."""
-    from train.material import SOUNDFONT, melodic_phrase, midi_file
+    from cak_train.material import SOUNDFONT, melodic_phrase, midi_file
 
     if shutil.which("fluidsynth") is None or not SOUNDFONT.exists():
         raise MaterialMissing("fluidsynth and fluid-soundfont-gm not installed "

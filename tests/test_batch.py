@@ -9,7 +9,7 @@ import soundfile as sf
 
 from cak_dsp import Preset, render
 from cak_dsp.batch import RenderJob, render_folder
-from cak_dsp.cli import main
+from cak_cli import main
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,7 @@ import soundfile as sf
 from pedalboard.io import AudioFile
 
 from cak_dsp import Preset, load_preset, render
-from cak_dsp.cli import main
+from cak_cli import main
 
 from .conftest import REFERENCE_DIR
 
@@ -119,8 +119,8 @@ def test_runtime_never_imports_torch(tmp_path: Path, preset_file: Path) -> None:
     src = tmp_path / "in.wav"
     sf.write(src, _tone(2, 44100).T, 44100)
     code = (
-        "import sys, cak_dsp, realtime\n"
-        "from cak_dsp.cli import main\n"
+        "import sys, cak_dsp, cak_realtime\n"
+        "from cak_cli import main\n"
         f"assert main(['render', {str(src)!r}, {str(tmp_path / 'o.flac')!r}, '--preset', {str(preset_file)!r}, '-q']) == 0\n"
         "assert main(['preset', 'show', " + repr(str(preset_file)) + "]) == 0\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"

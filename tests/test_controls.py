@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 
 from cak_dsp import load_chain
-from cak_dsp.cli import main
+from cak_cli import main
 from cak_dsp.control_files import ControlSpec, bind_controls, specs_from_envelopes
 from cak_dsp.controls import CONTROL_BLOCK
 

@@ -13,7 +13,7 @@ from pedalboard.io import AudioFile
 
 from cak_dsp import Cak, CakEngine, Chain, Preset, render, render_file
 from cak_dsp.automation import AutomationError, load_automation
-from cak_dsp.cli import main
+from cak_cli import main
 
 RATE = 44100
 
@@ -108,12 +108,20 @@ def test_midi_file_cc_automation(tmp_path: Path, synthetic_preset: Preset, drums
     automation = load_automation(tmp_path / "song.mid", cc=1, low=0.0, high=1.5)
     assert np.allclose(automation.times, [0.0, 0.25, 0.75])
     assert np.allclose(automation.values, [0.0, 1.5, 1.5 * 64 / 127])
-    assert main(["render", str(tmp_path / "in.wav"), str(tmp_path / "out.wav"), "--preset",
-                 str(_chain_file(tmp_path, synthetic_preset, []).parent / "kernel.json"),
-                 "--automation", str(tmp_path / "song.mid"), "--cc", "1", "--level", "follow", "-q"]) == 0
-    wet, _ = _read(tmp_path / "out.wav")
+    kernel = str(_chain_file(tmp_path, synthetic_preset, []).parent / "kernel.json")
+
+    def cli_render(output: str, *options: str) -> np.ndarray:
+        assert main(["render", str(tmp_path / "in.wav"), str(tmp_path / output), "--preset", kernel,
+                     "--automation", str(tmp_path / "song.mid"), *options, "--level", "follow", "-q"]) == 0
+        return _read(tmp_path / output)[0]
+
+    wet = cli_render("out.wav", "--cc", "1")
     expected = _stream_with_knob(dry, synthetic_preset, automation.curve(RATE, 0, dry.shape[1]))
     assert np.abs(wet - expected).max() <= 1e-6
+    assert np.array_equal(cli_render("default-cc.wav"), wet), "controller 1 and range 0 1.5 are the defaults"
+    narrow = load_automation(tmp_path / "song.mid", cc=1, low=0.0, high=0.75)
+    expected = _stream_with_knob(dry, synthetic_preset, narrow.curve(RATE, 0, dry.shape[1]))
+    assert np.abs(cli_render("narrow.wav", "--cc-range", "0", "0.75") - expected).max() <= 1e-6
     with pytest.raises(AutomationError, match="no CC 5 messages"):
         load_automation(tmp_path / "song.mid", cc=5)
 

@@ -8,8 +8,8 @@ import pytest
 import soundfile as sf
 
 from cak_dsp import load_chain
-from cak_dsp.cli import main
-from realtime.stream import LiveConfig, LiveHost
+from cak_cli import main
+from cak_realtime.stream import LiveConfig, LiveHost
 from .jack_harness import RATE, UNCLAMPED
 from .test_live_stream import _signal
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from cak_dsp.cli import main
+from cak_cli import main
 from .jack_harness import jackd_command
 
 pytestmark = pytest.mark.live
@@ -99,7 +99,7 @@ def test_lost_jack_server_stops_cak_live_with_one_line(tmp_path):
         jackd = subprocess.Popen(jackd_command(name, 256), stdout=log, stderr=subprocess.STDOUT)
     try:
         assert _wait_for(lambda: _ports(name) is not None), "jackd did not start"
-        live = subprocess.Popen([sys.executable, "-m", "cak_dsp.cli", "live", "--samplerate", "48000", "-q"],
+        live = subprocess.Popen([sys.executable, "-m", "cak_cli", "live", "--samplerate", "48000", "-q"],
                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 cwd=Path(__file__).resolve().parents[1])
         assert _wait_for(lambda: "   PortAudio:in_" in (_ports(name, "-c") or ""), timeout=60), \

@@ -1,5 +1,5 @@
 """MIDI control over real JACK MIDI: a second rtmidi client sends CCs, notes and Program Changes
-to the host's input port (opened by a helper process, see realtime.midi_port)."""
+to the host's input port (opened by a helper process, see cak_realtime.midi_port)."""
 from __future__ import annotations
 
 import subprocess
@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import rtmidi
 
-from realtime.midi import CCMapping, MidiControl, MidiError, list_ports
-from realtime.stream import LiveConfig, LiveHost
+from cak_realtime.midi import CCMapping, MidiControl, MidiError, list_ports
+from cak_realtime.stream import LiveConfig, LiveHost
 from .jack_harness import RATE, UNCLAMPED
 
 pytestmark = pytest.mark.live

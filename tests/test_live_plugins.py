@@ -13,12 +13,12 @@ import rtmidi
 import soundfile as sf
 
 from cak_dsp import Cak, Chain, load_chain
-from cak_dsp.cli import main
+from cak_cli import main
 from cak_dsp.control_files import bind_midi_map
 from cak_dsp.controls import CONTROL_BLOCK
-from realtime.midi import MidiControl
-from realtime.midimap import load_midi_map
-from realtime.stream import LiveConfig, LiveHost
+from cak_realtime.midi import MidiControl
+from cak_realtime.midimap import load_midi_map
+from cak_realtime.stream import LiveConfig, LiveHost
 from .jack_harness import RATE, UNCLAMPED
 from .test_controls import midi_file
 from .test_live_stream import _signal

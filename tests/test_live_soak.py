@@ -22,7 +22,7 @@ import time
 import pytest
 
 from cak_dsp.presets import resolve_preset
-from realtime.stream import LiveConfig, LiveHost
+from cak_realtime.stream import LiveConfig, LiveHost
 from .jack_harness import RATE
 
 SECONDS = float(os.environ.get("CAK_SOAK_SECONDS", "60"))

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from cak_dsp import render
-from realtime.devices import LiveError
-from realtime.stream import LiveConfig, LiveHost
+from cak_realtime.devices import LiveError
+from cak_realtime.stream import LiveConfig, LiveHost
 from .jack_harness import RATE, UNCLAMPED
 
 pytestmark = pytest.mark.live

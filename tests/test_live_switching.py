@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from cak_dsp import Preset, render
-from realtime.stream import LiveConfig, LiveHost
+from cak_realtime.stream import LiveConfig, LiveHost
 from .jack_harness import RATE, UNCLAMPED, PlayRecord
 from .test_live_stream import _signal
 

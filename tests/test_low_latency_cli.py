@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cak_dsp.cli import main
+from cak_cli import main
 from cak_dsp.geometry import GEOMETRIES, make_geometry
 from cak_dsp.presets import resolve_preset
 

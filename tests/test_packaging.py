@@ -23,7 +23,7 @@ def setuptools_config() -> dict:
 def test_every_package_folder_is_listed(setuptools_config: dict) -> None:
     mapping = {folder: name for name, folder in setuptools_config.get("package-dir", {}).items()}
     found = set()
-    for top in ("cak_dsp", "realtime", "train", "presets"):
+    for top in ("cak_dsp", "cli", "realtime", "train", "presets"):
         for init in (ROOT / top).rglob("__init__.py"):
             parts = init.parent.relative_to(ROOT).parts
             found.add(".".join((mapping.get(parts[0], parts[0]), *parts[1:])))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 
-from cak_dsp.cli import main
+from cak_cli import main
 
 
 def test_cak_plugins_lists_parameters_and_layouts_and_survives_broken_plugins(tmp_path, plugins_dir,

@@ -16,7 +16,7 @@ from pedalboard import Resample
 
 from cak_dsp import Cak, Chain, ChainError, ExternalStage, PluginStage, load_chain
 from cak_dsp.chain_save import save_chain
-from cak_dsp.cli import main
+from cak_cli import main
 from cak_dsp.plugin_stage import StageError
 
 RATE = 44100  # the offline tests run at 44.1 kHz, where d_latency reports 44100 samples (1 s)
@@ -215,3 +215,23 @@ def test_latency_is_measured_again_at_prepare():
         assert _lag(out[0], pulse[0]) == 0
     print(f"Resample(8000) latency: Linear {latencies[0]}, WindowedSinc {latencies[1]} samples")
     assert latencies[0] != latencies[1]
+
+
+
+def test_saved_state_loads_from_a_moved_plugin(tmp_path: Path, plugins_dir: Path) -> None:
+    """A plugin's identity ignores where its file is: a chain saved with one copy of a plugin
+    loads with a copy elsewhere (pedalboard's identifier hashes the path), not with another plugin."""
+    import shutil
+
+    moved = tmp_path / "moved" / "d_parameters.vst3"
+    shutil.copytree(plugins_dir / "d_parameters.vst3", moved)
+    _chain_file(tmp_path / "chain.json", [{"type": "plugin", "path": str(plugins_dir / "d_parameters.vst3")}])
+    assert main(["chain", "save", str(tmp_path / "chain.json"), str(tmp_path / "saved.json")]) == 0
+    saved = json.loads((tmp_path / "saved.json").read_text())
+    saved["stages"][0]["path"] = str(moved)
+    (tmp_path / "moved.json").write_text(json.dumps(saved))
+    assert load_chain(tmp_path / "moved.json").stages[0].plugin.identifier != saved["stages"][0]["identifier"]
+    saved["stages"][0]["path"] = str(plugins_dir / "d_states.vst3")
+    (tmp_path / "other.json").write_text(json.dumps(saved))
+    with pytest.raises(ValueError, match="the state was saved from plugin"):
+        load_chain(tmp_path / "other.json")

@@ -119,7 +119,7 @@ def test_published_preset_equals_a_fresh_import_of_the_checkpoint() -> None:
     if not ckpt.exists():
         pytest.skip(f"published checkpoint not found in {REFERENCE_DIR} (the shipped preset is tested without it)")
     pytest.importorskip("torch", reason="importing the checkpoint needs torch (pip install 'cak[train]')")
-    from train.import_checkpoint import import_checkpoint
+    from cak_train.import_checkpoint import import_checkpoint
 
     shipped = resolve_preset("published")
     imported = import_checkpoint(ckpt, stats, name="published").to_dict()

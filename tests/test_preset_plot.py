@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from cak_dsp import Preset
-from cak_dsp.cli import main
+from cak_cli import main
 from cak_dsp.demo import DEMO_RATE, demo_clip
 from cak_dsp.preset_plot import band_change_db
 

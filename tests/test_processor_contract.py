@@ -11,7 +11,7 @@ from pedalboard import HighpassFilter, Reverb
 from cak_dsp import Cak, CakEngine, Chain, PluginStage, Preset
 from cak_dsp.fbe import EqualizerStage, FilterBankEqualizer
 from cak_dsp.processor import Processor
-from realtime.programs import ProgramBank
+from cak_realtime.programs import ProgramBank
 
 RATE, MAX_BLOCK, CHANNELS = 44100, 512, 2
 

@@ -8,9 +8,6 @@
 * Every ``cak ...`` command line in a code block of the README, docs/*.md, presets/README.md and
   benchmarks/README.md is accepted by the real argument parser (options exist, arities and
   choices are right); nothing runs beyond the parse.
-
-The command line is looked up as ``cak_cli`` (its installed name) or, before that package
-existed, ``cak_dsp.cli``; both expose ``main``.
 """
 from __future__ import annotations
 
@@ -31,16 +28,6 @@ DOCS = [README, *sorted((ROOT / "docs").glob("*.md"))]
 COMMAND_DOCS = [*DOCS, ROOT / "presets" / "README.md", ROOT / "benchmarks" / "README.md"]
 FENCE = re.compile(r"^```([\w-]*)[^\n]*\n(.*?)^```[ \t]*$", re.M | re.S)
 GROUPS = ("preset", "chain", "train")  # subcommands whose next word is an action
-
-
-def cli_module() -> str:
-    for name in ("cak_cli", "cak_dsp.cli"):
-        try:
-            if importlib.util.find_spec(name) is not None:
-                return name
-        except ImportError:
-            continue
-    raise AssertionError("no command-line module: neither cak_cli nor cak_dsp.cli imports")
 
 
 def code_blocks(path: Path) -> list[tuple[str, int, str]]:
@@ -107,7 +94,7 @@ print(json.dumps(results))
 
 def parse_all(argvs: list[list[str]]) -> list:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
-    proc = subprocess.run([sys.executable, "-c", RUNNER, cli_module()], input=json.dumps(argvs), cwd=ROOT, env=env,
+    proc = subprocess.run([sys.executable, "-c", RUNNER, "cak_cli"], input=json.dumps(argvs), cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -156,7 +143,7 @@ def test_readme_has_runnable_python() -> None:
 
 
 def test_the_command_line_runs_as_a_module() -> None:
-    proc = subprocess.run([sys.executable, "-m", cli_module(), "--help"], cwd=ROOT, capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "cak_cli", "--help"], cwd=ROOT, capture_output=True, text=True,
                           env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=60)
     assert proc.returncode == 0, proc.stderr
 

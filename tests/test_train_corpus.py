@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("torch")
 sf = pytest.importorskip("soundfile")
 
-from train.corpus import (  # noqa: E402
+from cak_train.corpus import (  # noqa: E402
     CorpusError,
     compress,
     load_corpus,

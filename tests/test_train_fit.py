@@ -12,10 +12,10 @@ torch = pytest.importorskip("torch")
 sf = pytest.importorskip("soundfile")
 
 from cak_dsp.preset import load_preset  # noqa: E402
-from train.cli import main  # noqa: E402
-from train.corpus import Corpus, prepare  # noqa: E402
-from train.fit import FitConfig, Trainer, _batches, export_preset, fit, training_pairs  # noqa: E402
-from train.model import audit_stats  # noqa: E402
+from cak_train.cli import main  # noqa: E402
+from cak_train.corpus import Corpus, prepare  # noqa: E402
+from cak_train.fit import FitConfig, Trainer, _batches, export_preset, fit, training_pairs  # noqa: E402
+from cak_train.model import audit_stats  # noqa: E402
 
 pytestmark = pytest.mark.train
 

@@ -10,7 +10,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from cak_dsp.preset import PresetError, load_preset  # noqa: E402
-from train.import_checkpoint import import_checkpoint  # noqa: E402
+from cak_train.import_checkpoint import import_checkpoint  # noqa: E402
 
 pytestmark = pytest.mark.train
 

@@ -9,7 +9,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from train.model import (  # noqa: E402
+from cak_train.model import (  # noqa: E402
     Critic,
     Generator,
     SharedDetector,

@@ -9,8 +9,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from cak_dsp import Preset, load_preset, render  # noqa: E402
-from train.corpus import Corpus  # noqa: E402
-from train.fit import FitConfig, Trainer, export_preset  # noqa: E402
+from cak_train.corpus import Corpus  # noqa: E402
+from cak_train.fit import FitConfig, Trainer, export_preset  # noqa: E402
 
 pytestmark = pytest.mark.train
 
@@ -34,7 +34,7 @@ def exported_preset(causal: bool) -> Preset:
 
 def torch_reference(audio: np.ndarray, preset: Preset, texture: float) -> np.ndarray:
     """Torch STFT -> reference normalization -> trainer generator -> reference inverse -> input phase -> iSTFT."""
-    from train.model import Generator, SharedDetector
+    from cak_train.model import Generator, SharedDetector
 
     x = torch.from_numpy(audio.astype(np.float64))
     window = torch.hann_window(preset.n_fft, periodic=True, dtype=torch.float64)
@@ -71,7 +71,7 @@ def test_engine_reference_render_equals_torch_generator(drums: np.ndarray, textu
 
 
 def test_identity_in_torch_at_zero_texture() -> None:
-    from train.model import Generator, SharedDetector
+    from cak_train.model import Generator, SharedDetector
 
     gen = Generator(SharedDetector())
     gen.set_epoch(100)

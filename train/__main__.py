@@ -1,4 +1,4 @@
-"""``python -m train ...`` is ``cak train ...``."""
+"""``python -m cak_train ...`` is ``cak train ...``."""
 from .cli import main
 
 raise SystemExit(main())

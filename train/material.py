@@ -1,6 +1,6 @@
 """Training material: drum grooves sequenced from real drum-kit samples, and fluidsynth renders of generated MIDI.
 
-``python -m train.material drums OUT_DIR`` / ``python -m train.material melodic OUT_DIR`` write WAV files
+``python -m cak_train.material drums OUT_DIR`` / ``python -m cak_train.material melodic OUT_DIR`` write WAV files
 (44.1 kHz mono) whose density varies from sparse to busy, so measured labels spread over 0.1..1.0.
 """
 from __future__ import annotations
@@ -157,7 +157,7 @@ def make_melodic(out_dir: Path, count: int, seconds: float, seed: int, soundfont
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m train.material", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m cak_train.material", description=__doc__.splitlines()[0])
     parser.add_argument("kind", choices=("drums", "melodic"))
     parser.add_argument("out_dir", type=Path)
     parser.add_argument("--count", type=int, default=80, help="number of files (default 80)")
