@@ -10,9 +10,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-import realtime.programs
+import cak_realtime.programs
 from cak_dsp.fbe import FilterBankEqualizer
-from realtime.stream import LiveConfig, LiveHost
+from cak_realtime.stream import LiveConfig, LiveHost
 from .jack_harness import RATE, UNCLAMPED
 
 pytestmark = pytest.mark.live
@@ -25,7 +25,7 @@ def test_equalizer_round_trip(jack_server, jack_io, synthetic_preset, causal, mo
         weight = preset.weight.copy()
         weight[:, 2] = 0.0
         preset = replace(preset, weight=weight)
-    monkeypatch.setattr(realtime.programs, "CakEngine",
+    monkeypatch.setattr(cak_realtime.programs, "CakEngine",
                         lambda p, mode="gain", geometry="standard": FilterBankEqualizer(p, mode=mode))
     jack_server.set_period(64)
     host = LiveHost(LiveConfig(preset=preset, samplerate=RATE, ceiling_db=UNCLAMPED, texture=0.0, channels=1))
