@@ -24,7 +24,9 @@ from .test_controls import midi_file
 from .test_live_stream import _signal
 from .test_plugins import _lag
 
-pytestmark = pytest.mark.live
+# vst3: run apart from the other live tests (make test); after some MIDI tests of test_live_midi (learn,
+# virtual port, a vanishing port) in the same process, the CC test below mismatches (see the session note)
+pytestmark = [pytest.mark.live, pytest.mark.vst3]
 
 def _write_chain(path, stages):
     path.write_text(json.dumps({"format": "cak-chain", "version": 1, "stages": stages}))
