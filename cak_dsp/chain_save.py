@@ -34,7 +34,7 @@ from .cak_stage import Cak
 from .chain import Chain
 from .chain_file import FORMAT, VERSION
 from .controls import ControlError, parse_target, resolve
-from .external import ExternalStage, load_plugin_file
+from .external import ExternalStage, load_plugin_file, same_plugin_id
 from .plugin_probe import parameter_infos
 from .plugin_stage import PluginStage
 
@@ -127,7 +127,7 @@ def _external_spec(stage: ExternalStage, spec: dict, base_dir: Path) -> dict:
         out["plugin_name"] = stage.plugin_name
     if stage.layout != "auto":
         out["layout"] = stage.layout
-    out["identifier"] = stage.plugin.identifier
+    out["identifier"] = same_plugin_id(stage.plugin.identifier)
     state = stage.state()
     out["state"] = base64.b64encode(state).decode("ascii")
     fresh = load_plugin_file(stage.path, stage.plugin_name)

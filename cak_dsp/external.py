@@ -76,6 +76,7 @@ def same_plugin_id(identifier: str) -> str:
 
     pedalboard's VST3 identifiers read ``VST3-NAME-PATHHASH-UIDHASH``: the third part follows the
     file's path (a copied, moved or symlinked plugin gets another), the last the plugin's own ID.
+    Saved chains store this form (``VST3-NAME-UIDHASH``); it maps to itself.
     """
     parts = identifier.rsplit("-", 2)
     return f"{parts[0]}-{parts[2]}" if len(parts) == 3 and parts[0].startswith("VST3-") else identifier
