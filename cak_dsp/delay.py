@@ -48,8 +48,8 @@ class DelayLine:
         c = np.zeros((channels, 2), np.float32)
         layouts = (c, np.asfortranarray(c), np.zeros((channels, 4), np.float32)[:, ::2])
         for x in layouts:
-            for out in (c, layouts[2]):
-                _delay_block(x, out, self._ring, self._pos)
+            for out in layouts:
+                _delay_block(x, out.copy(order="K") if out is x else out, self._ring, self._pos)
 
     def process(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
         """Write ``x`` (channels, n) delayed into ``out`` (may be ``x``); returns ``out``."""

@@ -76,8 +76,10 @@ class DryWetMixer:
         self.in_peak = np.zeros(channels, np.float32)
         self.out_peak = np.zeros(channels, np.float32)
         warm = np.zeros((channels, 2), np.float32)
-        for layout in (warm, np.asfortranarray(warm)):
-            self.process(layout, layout.copy(order="A"))
+        strided = np.zeros((channels, 4), np.float32)[:, ::2]  # a selection of device inputs
+        for dry in (warm, np.asfortranarray(warm), strided):
+            for wet in (warm, np.asfortranarray(warm)):
+                self.process(dry, wet.copy(order="K"))
         self.reset()
 
     @property
