@@ -65,12 +65,13 @@ from numba import njit
 from rocket_fft import c2r, r2c
 
 from .cak_stage import Cak
-from .engine import TEXTURE_RANGE, _analyze, _sanitize, _shift
+from .engine import _analyze, _sanitize, _shift
 from .geometry import standard_geometry
 from .level import DEFAULT_LEVEL
 from .normalization import DEFAULT_MODE, REFERENCE, bin_gains, check_mode, inverse_value
 from .preset import Preset
 from .residual import apply_residual, gate_blend, residual_gain
+from .texture import check_texture
 from .vecmath import TINY, vexp, vlog, vsincos
 
 BLOCK = 32
@@ -660,11 +661,7 @@ class FilterBankEqualizer:
 
     @texture.setter
     def texture(self, value: float) -> None:
-        lo, hi = TEXTURE_RANGE
-        value = float(value)
-        if not lo <= value <= hi:
-            raise ValueError(f"texture must be between {lo} and {hi}, got {value}")
-        self._control[0] = value
+        self._control[0] = check_texture(value)
 
     # -- processing ---------------------------------------------------------------------
     def process(self, block: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
