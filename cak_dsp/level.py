@@ -42,7 +42,11 @@ SOFT_CLIP_DRIVE = 0.95
 BLEND_SMOOTHING_S = 0.01
 CEILING_RANGE_DB = (-60.0, 80.0)
 
-FOLLOW_SECONDS = 2.0
+# The follower's time constant: long enough that a material's second-to-second swings of its
+# wet/dry ratio do not move the level (benchmarks/fidelity.py: distance to the published output),
+# short enough to follow a new song or a change of texture within seconds, like a short-term
+# loudness meter (EBU R128's is 3 s).
+FOLLOW_SECONDS = 4.0
 
 # float parameter slots of the output stage
 _GAIN, _SMOOTH, _TAU, _TEMP, _CEILING, _CLIP, _FOLLOW, _DECAY = range(8)

@@ -57,7 +57,7 @@ def add_sound_options(p: argparse.ArgumentParser, live: bool) -> None:
     default = "each CAK stage's own; 'match' runs as 'follow' live" if live else "match, or each chain stage's own"
     p.add_argument("--level", choices=LEVEL_MODES, default=None,
                    help="loudness: 'match' the whole file's RMS to the input's as the published GUI did "
-                        "(offline: two passes), 'follow' it with a 2 s loudness follower (live and offline "
+                        "(offline: two passes), 'follow' it with a 4 s loudness follower (live and offline "
                         f"alike), or 'off' (the raw published level, 7-19 dB louder). Default: {default}")
     p.add_argument("--soft-clip", action=argparse.BooleanOptionalAction, default=None,
                    help="the published tanh soft clip after the level stage, blended in by the texture's gate "

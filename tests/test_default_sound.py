@@ -20,14 +20,15 @@ DISTANCE_DB = {0.5: 0.4, 0.8: 0.25, 1.5: 0.25}
 CORRELATION = 0.99
 FOLLOW_CORRELATION = 0.95
 WINDOW_S, SETTLE_S, WINDOW_LEVEL_DB = 10.0, 3.0, 1.0
-# The follower against the published output: the issue asks for 1 dB. The published path applies
-# one whole-file gain; the follower keeps each moment's loudness, so it differs by as much as the
-# material's wet/dry ratio swings within seconds. Measured swing per second (published kernel):
-# music 1-2 dB, speech 4-7 dB (espeak-ng beside the alsa prompts), drums 11-25 dB at c = 1.5
-# (kick-heavy seconds get far less of the effect than hats and tails). Music meets 1 dB; drums
-# and speech are bounded at what a 2 s follower reaches (1.0-2.1 dB with the soft clip; see the
-# session note).
-FOLLOW_DISTANCE_DB = {"music": 1.0, "speech": 2.2, "drums": 2.2}
+# The follower against the published output: the issue asks for 1 dB; a 4 s follower reaches it on
+# every material against the GUI without its tanh (worst: speech, 0.76-0.91 dB; drums 0.56-0.80).
+# With the soft clip on both sides, speech is held at 1.7 dB: the published path applies one
+# whole-file gain, the follower keeps each moment's loudness, so it sits 1-3 dB off the published
+# level where espeak-ng's and the alsa prompts' wet/dry ratios differ, and in speech's quiet upper
+# bins, which only the tanh's harmonics fill, each dB of level becomes 2-3 dB of spectrum (a
+# constant 1.6 dB gain offset there reads 3.0 dB). Measured 1.16-1.58 dB; see the session note.
+FOLLOW_DISTANCE_DB = 1.0
+FOLLOW_SOFT_CLIP_DISTANCE_DB = {"speech": 1.7}
 # Where a material's wet/dry ratio swings more than 1 dB between 10 s windows, no constant gain
 # keeps every window within 1 dB (the whole-file match is 2.5 dB off on drums at c = 1.5); a
 # causal follower, which hears each hit before its gain catches up, reaches within 0.4 dB of it.
@@ -54,18 +55,22 @@ def test_default_render_is_the_published_sound(published_preset: Preset, materia
     assert log_spectral_distance(audio, expected) > 5 * distance  # the effect is there, and it is the published one
 
 
-@pytest.mark.parametrize("c", [0.5, 1.5])
-def test_streaming_follower_keeps_loudness_and_the_sound(published_preset: Preset, material, c: float) -> None:
-    """The follower, streamed in random blocks: close to the published sound, and each 10 s
-    window within 1 dB of the input's level (or, where the material's own wet/dry ratio swings
-    more, within FOLLOW_WINDOW_MARGIN_DB of the published whole-file match)."""
+@pytest.mark.parametrize("soft_clip", [True, False])
+@pytest.mark.parametrize("c", sorted(DISTANCE_DB))
+def test_streaming_follower_keeps_loudness_and_the_sound(published_preset: Preset, material, c: float,
+                                                          soft_clip: bool) -> None:
+    """The follower, streamed in random blocks: close to the published sound (with its tanh where
+    the stream soft-clips), and each 10 s window within 1 dB of the input's level (or, where the
+    material's own wet/dry ratio swings more, within FOLLOW_WINDOW_MARGIN_DB of the published
+    whole-file match)."""
     name, audio = material
-    stage = Cak(published_preset, c, level="follow")
+    stage = Cak(published_preset, c, level="follow", soft_clip=soft_clip)
     stage.prepare(RATE, 1024, 1)
     streamed = _stream(stage, audio[None, :], np.random.default_rng(4))[0]
-    expected = published_gui(audio, published_preset, c)
+    expected = published_gui(audio, published_preset, c, soft_clip=soft_clip)
     distance = log_spectral_distance(streamed, expected)
-    assert distance <= FOLLOW_DISTANCE_DB[name], f"{name}: {distance:.2f} dB from the published output"
+    bound = FOLLOW_SOFT_CLIP_DISTANCE_DB.get(name, FOLLOW_DISTANCE_DB) if soft_clip else FOLLOW_DISTANCE_DB
+    assert distance <= bound, f"{name}, c = {c}: {distance:.2f} dB from the published output"
     assert loudness_change_correlation(streamed, expected) >= FOLLOW_CORRELATION, name
     matched = render(audio, RATE, published_preset, c)
     allowed = max(WINDOW_LEVEL_DB, _worst_window_db(matched, audio) + FOLLOW_WINDOW_MARGIN_DB)
