@@ -7,7 +7,7 @@
     report = render_folder("in/", "out/", job, cluster="tcp://scheduler:8786")   # Dask
 
 Each file is one task, ``render_one(job, src, dst)``: it builds the chain once per worker
-(and thread), renders the file atomically, and returns a :class:`FileResult`; it never raises,
+(and thread), renders the file atomically on one core (``--jobs`` is the batch's parallelism), and returns a :class:`FileResult`; it never raises,
 so one bad file never stops the batch and its error names it. Outputs keep their relative
 paths and formats; files whose output exists are skipped unless ``job.force``. Dask is only
 imported when a cluster address is given (``pip install 'cak[cluster]'``); its workers need
@@ -112,7 +112,7 @@ def render_one(job: RenderJob, src: str, dst: str) -> FileResult:
         chain = _chain_for(job)
         Path(dst).parent.mkdir(parents=True, exist_ok=True)
         report = render_file(src, dst, chain, texture=job.knob, tail=job.tail, sample_rate=job.sample_rate,
-                             bit_depth=job.bit_depth, force=job.force)
+                             bit_depth=job.bit_depth, force=job.force, threads=1)
     except Exception as exc:  # noqa: BLE001 - one bad file must never stop the batch
         message = first_line(exc)
         if src not in message:

@@ -21,7 +21,9 @@ class Cak:
     amount ``c`` (0 is the identity); ``mode`` is ``"gain"`` (default) or ``"reference"`` (see
     :mod:`cak_dsp.normalization`); ``level`` is ``"match"`` (default), ``"follow"`` or ``"off"``
     and ``soft_clip`` the published output soft clip (see :mod:`cak_dsp.level`); ``geometry``
-    is ``"standard"`` or ``"low-latency"`` (see :mod:`cak_dsp.geometry`).
+    is ``"standard"`` or ``"low-latency"`` (see :mod:`cak_dsp.geometry`). ``threads`` > 1 splits
+    the channels over that many engines on threads (:mod:`cak_dsp.channel_threads`; offline only,
+    the output is the same); the offline renderers set it, live hosts leave it at 1.
 
     As a stage: the engine, then the output stage (match gain, soft clip). With
     ``level="match"`` the gain comes from a measuring pass over the whole signal
@@ -30,7 +32,8 @@ class Cak:
     """
 
     def __init__(self, preset: Preset | str = "drums", texture: float = 0.8, mode: str = DEFAULT_MODE,
-                 level: str = DEFAULT_LEVEL, soft_clip: bool = True, geometry: str = "standard") -> None:
+                 level: str = DEFAULT_LEVEL, soft_clip: bool = True, geometry: str = "standard",
+                 threads: int = 1) -> None:
         if not isinstance(preset, Preset):
             from .presets import resolve_preset
 
@@ -39,6 +42,7 @@ class Cak:
         self.mode = mode
         self.geometry = geometry
         self.engine = CakEngine(preset, mode=mode, geometry=geometry)
+        self.threads = int(threads)
         self.output = OutputStage(preset.threshold, preset.temperature, ceiling=SAMPLE_LIMIT)
         self.level = level
         self.soft_clip = soft_clip
@@ -100,6 +104,7 @@ class Cak:
         return self.output.gain
 
     def prepare(self, sample_rate: int, max_block: int, channels: int) -> None:
+        self._choose_engine(channels)
         self.engine.prepare(sample_rate, max_block, channels)
         self.output.prepare(sample_rate, max_block, channels, self.latency_samples)
         self._max_block = int(max_block)
@@ -136,6 +141,21 @@ class Cak:
         self.engine.reset()
         self.output.reset()
         self._emitted = 0
+
+    def _choose_engine(self, channels: int) -> None:
+        """A :class:`ThreadedEngine` when ``threads`` > 1 and there are channels to share, else
+        the plain engine (a host's own engine, such as the live program bank, is kept)."""
+        from .channel_threads import ThreadedEngine
+
+        threaded = self.threads > 1 and channels > 1
+        if threaded and not (isinstance(self.engine, ThreadedEngine) and self.engine.threads == self.threads):
+            texture = self.engine.texture
+            self.engine = ThreadedEngine(self.preset, self.mode, self.geometry, self.threads)
+            self.engine.texture = texture
+        elif not threaded and isinstance(self.engine, ThreadedEngine):
+            texture = self.engine.texture
+            self.engine = CakEngine(self.preset, mode=self.mode, geometry=self.geometry)
+            self.engine.texture = texture
 
     # -- the whole-signal level match ------------------------------------------------------
     def start_measuring(self) -> None:

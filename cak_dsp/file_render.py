@@ -20,6 +20,7 @@ import numpy as np
 from .atomic import atomic_path
 from .automation import Automation
 from .chain import Chain
+from .channel_threads import default_threads
 from .errors import first_line
 
 BLOCK = 1 << 15
@@ -60,14 +61,15 @@ def render_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], chain:
                 texture: float | Automation | None = None, tail: float = 0.0, sample_rate: int | None = None,
                 bit_depth: int | None = None, force: bool = False,
                 progress: Callable[[int], None] | None = None,
-                on_length: Callable[[int], None] | None = None) -> RenderReport:
+                on_length: Callable[[int], None] | None = None, threads: int | None = None) -> RenderReport:
     """Render ``src`` through ``chain`` into ``dst`` (format from its extension).
 
     ``texture`` is one value or an :class:`Automation` for every CAK stage (None: the chain's
     own). ``tail`` keeps that many seconds of reverb or delay tail. ``sample_rate`` resamples
     the input (pedalboard) and runs the chain at that rate; ``bit_depth`` (16, 24 or 32 float)
     defaults to the input's. ``on_length`` hears the number of samples to come, ``progress``
-    the samples done per block.
+    the samples done per block. ``threads`` splits each CAK stage's channels over that many
+    threads (None: one per channel, at most one per core; 1 for one core; the output is the same).
     """
     from pedalboard.io import AudioFile
 
@@ -89,6 +91,8 @@ def render_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], chain:
         if dst.suffix.lower() == ".flac":
             depth = min(depth, 24)
         n = int(reader.frames)
+        for stage in chain.cak_stages:
+            stage.threads = default_threads(channels) if threads is None else int(threads)
         chain.prepare(rate, BLOCK, channels)
         if on_length is not None:
             on_length(n + int(round(tail * rate)) + (n if chain.measures_level else 0))
