@@ -19,9 +19,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 
 from .automation import Automation
@@ -189,6 +187,8 @@ def _run(job: RenderJob, todo: list[tuple[str, str]], jobs: int, cluster: str | 
         for src, dst in todo:
             yield render_one(job, src, dst)
     else:
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
         with ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=_worker_context()) as pool:
             futures = [pool.submit(render_one, job, src, dst) for src, dst in todo]
             try:
@@ -200,9 +200,13 @@ def _run(job: RenderJob, todo: list[tuple[str, str]], jobs: int, cluster: str | 
 
 
 def _worker_context():
-    """Fork workers from a server that has imported cak once (no fork of a threaded parent)."""
+    """Fork workers from a server that has imported cak and loaded the engine's compiled code
+    once (:mod:`cak_dsp.batch_preload`), so no worker pays that start-up again; no fork of a
+    threaded parent."""
+    from multiprocessing import get_context
+
     context = get_context("forkserver")
-    context.set_forkserver_preload([__name__])
+    context.set_forkserver_preload([__name__, "cak_dsp.batch_preload"])
     return context
 
 

@@ -21,9 +21,11 @@ class Cak:
     amount ``c`` (0 is the identity); ``mode`` is ``"gain"`` (default) or ``"reference"`` (see
     :mod:`cak_dsp.normalization`); ``level`` is ``"match"`` (default), ``"follow"`` or ``"off"``
     and ``soft_clip`` the published output soft clip (see :mod:`cak_dsp.level`); ``geometry``
-    is ``"standard"`` or ``"low-latency"`` (see :mod:`cak_dsp.geometry`). ``threads`` > 1 splits
-    the channels over that many engines on threads (:mod:`cak_dsp.channel_threads`; offline only,
-    the output is the same); the offline renderers set it, live hosts leave it at 1.
+    is ``"standard"`` or ``"low-latency"`` (see :mod:`cak_dsp.geometry`). ``threads`` says the
+    stage renders offline on that many threads: the channels split over that many engines
+    (:mod:`cak_dsp.channel_threads`; the output is the same), and the engines load their compiled
+    code on first use instead of warming every array layout a host may hand over. The offline
+    renderers set it; live hosts leave it None (one engine, warmed before the first callback).
 
     As a stage: the engine, then the output stage (match gain, soft clip). With
     ``level="match"`` the gain comes from a measuring pass over the whole signal
@@ -33,7 +35,7 @@ class Cak:
 
     def __init__(self, preset: Preset | str = "drums", texture: float = 0.8, mode: str = DEFAULT_MODE,
                  level: str = DEFAULT_LEVEL, soft_clip: bool = True, geometry: str = "standard",
-                 threads: int = 1) -> None:
+                 threads: int | None = None) -> None:
         if not isinstance(preset, Preset):
             from .presets import resolve_preset
 
@@ -42,7 +44,7 @@ class Cak:
         self.mode = mode
         self.geometry = geometry
         self.engine = CakEngine(preset, mode=mode, geometry=geometry)
-        self.threads = int(threads)
+        self.threads = threads
         self.output = OutputStage(preset.threshold, preset.temperature, ceiling=SAMPLE_LIMIT)
         self.level = level
         self.soft_clip = soft_clip
@@ -105,7 +107,10 @@ class Cak:
 
     def prepare(self, sample_rate: int, max_block: int, channels: int) -> None:
         self._choose_engine(channels)
-        self.engine.prepare(sample_rate, max_block, channels)
+        if self.threads is None:
+            self.engine.prepare(sample_rate, max_block, channels)
+        else:
+            self.engine.prepare(sample_rate, max_block, channels, warm=False)
         self.output.prepare(sample_rate, max_block, channels, self.latency_samples)
         self._max_block = int(max_block)
         self.reset()
@@ -147,7 +152,7 @@ class Cak:
         the plain engine (a host's own engine, such as the live program bank, is kept)."""
         from .channel_threads import ThreadedEngine
 
-        threaded = self.threads > 1 and channels > 1
+        threaded = self.threads is not None and self.threads > 1 and channels > 1
         if threaded and not (isinstance(self.engine, ThreadedEngine) and self.engine.threads == self.threads):
             texture = self.engine.texture
             self.engine = ThreadedEngine(self.preset, self.mode, self.geometry, self.threads)

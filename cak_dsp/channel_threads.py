@@ -62,8 +62,9 @@ class ThreadedEngine:
         self._engines: list[CakEngine] = []
         self._groups: list[tuple[int, int]] = []
 
-    def prepare(self, sample_rate: int, max_block: int, channels: int) -> None:
-        """One engine per group of channels (at most ``threads`` groups), each prepared and warm."""
+    def prepare(self, sample_rate: int, max_block: int, channels: int, warm: bool = False) -> None:
+        """One engine per group of channels (at most ``threads`` groups), each prepared
+        (``warm``: see :meth:`CakEngine.prepare`)."""
         if channels < 1:
             raise ValueError(f"channels must be at least 1, got {channels}")
         bounds = np.linspace(0, channels, min(self.threads, channels) + 1).round().astype(int)
@@ -71,7 +72,7 @@ class ThreadedEngine:
         self._engines = []
         for a, b in self._groups:
             engine = CakEngine(self.preset, mode=self.mode, geometry=self.geometry_name)
-            engine.prepare(sample_rate, max_block, b - a)
+            engine.prepare(sample_rate, max_block, b - a, warm=warm)
             engine.texture = self._texture
             self._engines.append(engine)
         self.channels = int(channels)

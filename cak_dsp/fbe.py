@@ -62,7 +62,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
-from rocket_fft import c2r, r2c
+from .fft import c2r, r2c
 
 from .cak_stage import Cak
 from .engine import _analyze, _sanitize, _shift

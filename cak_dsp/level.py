@@ -145,6 +145,8 @@ class OutputStage:
         self._fp = np.array([1.0, 1.0, threshold, temperature, float(ceiling), float(soft_clip), float(follow), 0.0])
         self._state = np.zeros(3)
         self.ceiling = float(ceiling)
+        self._line: DelayLine | None = None
+        self._delay: tuple[int, int] | None = None
 
     @property
     def follow(self) -> bool:
@@ -154,6 +156,8 @@ class OutputStage:
     @follow.setter
     def follow(self, value: bool) -> None:
         self._fp[_FOLLOW] = float(bool(value))
+        if value and self._line is None and self._delay is not None:
+            self._line = DelayLine(*self._delay)
 
     @property
     def soft_clip(self) -> bool:
@@ -176,7 +180,9 @@ class OutputStage:
         """Allocate for blocks of up to ``max_block``; ``delay`` is the processor's latency."""
         self._fp[_SMOOTH] = 1.0 - math.exp(-1.0 / (BLEND_SMOOTHING_S * sample_rate))
         self._fp[_DECAY] = math.exp(-1.0 / (FOLLOW_SECONDS * sample_rate))
-        self._line = DelayLine(channels, int(delay))
+        self._delay = (int(channels), int(delay))
+        # the dry delay line only serves the follower (made when it is switched on)
+        self._line = DelayLine(*self._delay) if self.follow else None
         self._dry = np.zeros((channels, max_block), np.float32)
         warm = np.zeros((channels, 2), np.float32)
         for layout in (warm, np.asfortranarray(warm)):
@@ -186,7 +192,8 @@ class OutputStage:
 
     def reset(self) -> None:
         self._state[:] = 0.0
-        self._line.reset()
+        if self._line is not None:
+            self._line.reset()
 
     def push_dry(self, block: np.ndarray) -> None:
         """Feed the processor's input block to the follower's delay line (before processing)."""
