@@ -84,11 +84,25 @@ def _sanitize(v: float) -> float:
 
 
 @njit(**_JIT)
+def _multiply_add(acc, x, w):
+    """``acc += x * w`` over 1-D views (row views let LLVM prove the loop vectorizes)."""
+    for i in range(acc.shape[0]):
+        acc[i] += x[i] * w[i]
+
+
+@njit(**_JIT)
+def _add(acc, x):
+    """``acc += x`` over 1-D views."""
+    for i in range(acc.shape[0]):
+        acc[i] += x[i]
+
+
+@njit(**_JIT)
 def _analyze(in_buf, ch, slot, window, frame, spec_ring, mag_ring, norm_ring, axes, fp):
     """Window, FFT and normalize the current analysis buffer of one channel into ring ``slot``."""
-    n = window.shape[0]
-    for i in range(n):
-        frame[i] = in_buf[ch, i] * window[i]
+    row = in_buf[ch]
+    for i in range(window.shape[0]):
+        frame[i] = row[i] * window[i]
     spec = spec_ring[ch, slot]
     r2c(frame, spec, axes, True, 1.0, 1)
     mags = mag_ring[ch, slot]
@@ -152,10 +166,8 @@ def _synthesize(t, gain, blend, weight, spec_ring, mag_ring, norm_ring, gains, y
     fst[_E_PUB] += energy_out if mode == REFERENCE else energy_out + blend * (energy_pub - energy_out)
     for ch in range(out_acc.shape[0]):
         c2r(yspec[ch], frame, axes, False, 1.0 / n, 1)
-        for i in range(lead, n):
-            out_acc[ch, i] += frame[i] * synth_window[i]
-    for i in range(lead, n):
-        wss_acc[i] += product_window[i]
+        _multiply_add(out_acc[ch, lead:], frame[lead:], synth_window[lead:])
+    _add(wss_acc[lead:], product_window[lead:])
 
 
 @njit(**_JIT)
@@ -171,9 +183,12 @@ def _emit(start, count, out_acc, wss_acc, fifo, ist):
     while j < end:
         run = min(end - j, cap - pos)
         for ch in range(out_acc.shape[0]):
+            src = out_acc[ch, j:j + run]
+            dst = fifo[ch, pos:pos + run]
+            wss = wss_acc[j:j + run]
             for i in range(run):
-                w = wss_acc[j + i]
-                fifo[ch, pos + i] = _sanitize(out_acc[ch, j + i] * (1.0 / w if w > 1e-10 else 0.0))
+                w = wss[i]
+                dst[i] = _sanitize(src[i] * (1.0 / w if w > 1e-10 else 0.0))
         j += run
         pos = pos + run if pos + run < cap else 0
     ist[_WRITE] = pos
@@ -184,10 +199,11 @@ def _shift(buf, by, start):
     """Shift every row of ``buf[:, start:]`` left by ``by`` samples, zero-filling the end."""
     n = buf.shape[-1]
     for ch in range(buf.shape[0]):
+        row = buf[ch]
         for i in range(start, n - by):
-            buf[ch, i] = buf[ch, i + by]
+            row[i] = row[i + by]
         for i in range(n - by, n):
-            buf[ch, i] = 0.0
+            row[i] = 0.0
 
 
 @njit(**_JIT)
