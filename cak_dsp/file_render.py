@@ -3,7 +3,9 @@
 A file is read, processed and written in blocks of ``BLOCK`` samples, so an hour of audio
 never sits in memory; the chain's latency is removed on the way, so the output lines up with
 the input sample for sample and has the same length (plus ``tail`` seconds when asked). A
-chain with a ``level="match"`` CAK stage reads the file twice: the first pass only measures. The
+chain with a ``level="match"`` CAK stage reads the file twice: the first pass measures (and,
+when CAK is the chain's first stage, keeps its engine's output for the second, up to a few
+minutes' worth, so the engine runs once). The
 output is written to a temporary file beside its final name and renamed only when complete:
 an interrupted render (Ctrl-C, crash, full disk) leaves nothing under the final name, and the
 input is only ever read.
@@ -103,7 +105,7 @@ def render_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], chain:
         elif texture is not None:
             chain.texture = float(texture)
         if chain.measures_level:
-            chain.measure_levels(_counted(_blocks(reader, src), progress), automation)
+            chain.measure_levels(_counted(_blocks(reader, src), progress), automation, replay=tail == 0)
             reader.seek(0)
         with atomic_path(dst) as tmp:
             with AudioFile(str(tmp), "w", rate, channels, bit_depth=depth) as sink:

@@ -10,7 +10,8 @@ level explicit, with one option, ``level``, everywhere (CLI ``--level``, chain f
     +/-20 dB, as there): the gain that brings the published output to the input's RMS, so every
     bin below the spectral ceiling has the published level (see :func:`match_gain`). Offline
     only: it takes the whole signal, so files are rendered in two passes (the first only
-    measures) and memory stays flat. The default of ``cak render`` and the API.
+    measures) and memory stays flat; the first pass keeps the engine's output of a first CAK
+    stage for the second when it fits ``cak_stage.KEEP_BYTES``, so the engine runs once. The default of ``cak render`` and the API.
 ``follow``
     The engine's loudness follower (:mod:`cak_dsp.engine`): a smoothed wet/dry power ratio
     over seconds keeps the output's loudness at the input's without touching transients.
