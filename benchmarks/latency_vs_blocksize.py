@@ -61,16 +61,19 @@ def iodelay_round_trip(server: JackServer, seconds: float = 4.0) -> int | None:
     reader.start()
     try:
         client = server.client
-        for _ in range(100):
-            if client.get_ports("jack_delay:", is_audio=True):
-                break
-            time.sleep(0.05)
         host_in = client.get_ports("PortAudio.*:in_", is_audio=True, is_input=True)[0]
         host_out = client.get_ports("PortAudio.*:out_", is_audio=True, is_output=True)[0]
         for other in client.get_all_connections(host_in):
             client.disconnect(other, host_in)
-        client.connect("jack_delay:out", host_in.name)
-        client.connect(host_out.name, "jack_delay:in")
+        for source, destination in (("jack_delay:out", host_in.name), (host_out.name, "jack_delay:in")):
+            for _ in range(100):  # jack_iodelay registers its two ports one after the other
+                try:
+                    client.connect(source, destination)
+                    break
+                except server._jack.JackError:
+                    time.sleep(0.05)
+            else:
+                return None
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline and len(readings) < 12:
             time.sleep(0.1)

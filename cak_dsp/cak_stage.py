@@ -60,6 +60,7 @@ class Cak:
         self._kept_bytes = 0
         self._replay: list[np.ndarray] | None = None
         self._replay_at = 0
+        self._discard = False
 
     def __repr__(self) -> str:
         return (f"Cak(preset={self.preset.name!r}, texture={self.texture:g}, mode={self.mode!r}, "
@@ -141,6 +142,8 @@ class Cak:
         if self._measuring:
             self._count_output(out)
             self._keep(out)
+            if self._discard:
+                return out
         return self.output.process(out, out, controls, stride)
 
     def flush(self) -> np.ndarray:
@@ -152,6 +155,8 @@ class Cak:
         if self._measuring:
             self._count_output(tail)
             self._keep(tail)
+            if self._discard:
+                return tail
         for at in range(0, tail.shape[1], self._max_block):
             part = tail[:, at:at + self._max_block]
             self.output.push_dry(np.zeros(part.shape, np.float32))
@@ -180,15 +185,18 @@ class Cak:
             self.engine.texture = texture
 
     # -- the whole-signal level match ------------------------------------------------------
-    def start_measuring(self, keep_output: bool = False) -> None:
+    def start_measuring(self, keep_output: bool = False, discard: bool = False) -> None:
         """Measure the stage's input and output energy until :meth:`finish_measuring`.
 
         ``keep_output``: also keep the engine's output (up to ``KEEP_BYTES``), so that the next
         stream replays it instead of running the engine again. Only for a stage whose next
         stream gets the very same blocks, automation and end (:meth:`Chain.measure_levels`
-        asks it for the chain's first stage when the render adds no tail).
+        asks it for the chain's first stage when the render adds no tail). ``discard``: nothing
+        reads this pass's output (the last stage measured), so the output stage is skipped and
+        ``process`` and ``flush`` return the engine's output.
         """
         self.reset()
+        self._discard = discard
         self._energy[:] = 0.0
         self._fed = 0
         self._measuring = True
@@ -199,6 +207,7 @@ class Cak:
     def finish_measuring(self) -> float:
         """Stop measuring (after ``flush``); with ``level="match"`` set the gain; returns it."""
         self._measuring = False
+        self._discard = False
         self._replay, self._kept = self._kept, None
         gain = match_gain(self._energy[0], self._energy[1], self.engine.energies)
         self.output.gain = gain if self.level == "match" else 1.0

@@ -165,7 +165,7 @@ class Chain:
         self.reset()
         for i, stage in enumerate(prefix):
             if isinstance(stage, Cak):
-                stage.start_measuring(keep_output=replay and i == 0)
+                stage.start_measuring(keep_output=replay and i == 0, discard=i == last)
         fed = 0
         for block in blocks:
             block = np.asarray(block, np.float32)

@@ -87,9 +87,14 @@ def ceiling_from_db(ceiling_db: float) -> float:
 
 
 @njit(**JIT)
-def _output_block(x, y, dry, controls, stride, fp, state):
+def _output_block(x, y, dry, controls, stride, fp, state, scratch):
     """``y = ceiling-clamp(blend(gain * x))`` sample by sample; ``dry`` is the input aligned with
-    ``x`` (read by the follower); ``controls[i * stride]`` is the texture at sample ``i``."""
+    ``x`` (read by the follower); ``controls[i * stride]`` is the texture at sample ``i``.
+
+    Two loops: the per-sample recurrences (the blend's one-pole, the follower's powers) write
+    each sample's blend and gain into ``scratch`` (2, >= n); the per-sample, per-channel soft
+    clip then runs without a recurrence, so it vectorizes.
+    """
     channels, n = x.shape
     smooth, ceiling, decay = fp[_SMOOTH], fp[_CEILING], fp[_DECAY]
     clip = fp[_CLIP] > 0.0
@@ -98,6 +103,8 @@ def _output_block(x, y, dry, controls, stride, fp, state):
     inv_drive = 1.0 / SOFT_CLIP_DRIVE
     target = gate_blend(controls[0], fp[_TAU], fp[_TEMP])
     w, p_dry, p_wet = state[_BLEND], state[_P_DRY], state[_P_WET]
+    blends = scratch[0]
+    gains = scratch[1]
     for i in range(n):
         if stride:
             target = gate_blend(controls[i * stride], fp[_TAU], fp[_TEMP])
@@ -115,14 +122,18 @@ def _output_block(x, y, dry, controls, stride, fp, state):
             p_wet = decay * p_wet + (1.0 - decay) * e_wet
             if p_wet > 1e-30 and p_dry != p_wet:
                 gain *= min(max(np.sqrt(p_dry / p_wet), lo), hi)
-        for ch in range(channels):
-            v = gain * x[ch, i]
+        blends[i] = w
+        gains[i] = gain
+    for ch in range(channels):
+        xs = x[ch]
+        ys = y[ch]
+        for i in range(n):
+            v = gains[i] * xs[i]
             if clip:
                 soft = (1.0 - 2.0 / (vexp(2.0 * SOFT_CLIP_DRIVE * v) + 1.0)) * inv_drive
-                v += w * (soft - v)
-            if not math.isfinite(v):
-                v = 0.0
-            y[ch, i] = min(max(v, -ceiling), ceiling)
+                v += blends[i] * (soft - v)
+            v = v if abs(v) < math.inf else 0.0
+            ys[i] = min(max(v, -ceiling), ceiling)
     state[_BLEND], state[_P_DRY], state[_P_WET] = w, p_dry, p_wet
 
 
@@ -185,10 +196,11 @@ class OutputStage:
         # the dry delay line only serves the follower (made when it is switched on)
         self._line = DelayLine(*self._delay) if self.follow else None
         self._dry = np.zeros((channels, max_block), np.float32)
+        self._scratch = np.zeros((2, max_block))
         warm = np.zeros((channels, 2), np.float32)
         for layout in (warm, np.asfortranarray(warm)):
-            _output_block(layout, layout, self._dry[:, :2], np.zeros(1), 0, self._fp, self._state)
-            _output_block(layout, layout, self._dry[:, :2], np.zeros(2), 1, self._fp, self._state)
+            _output_block(layout, layout, self._dry[:, :2], np.zeros(1), 0, self._fp, self._state, self._scratch)
+            _output_block(layout, layout, self._dry[:, :2], np.zeros(2), 1, self._fp, self._state, self._scratch)
         self.reset()
 
     def reset(self) -> None:
@@ -210,5 +222,5 @@ class OutputStage:
                 controls.shape[0] < (1 if stride == 0 else (n - 1) * stride + 1):
             raise ValueError(f"output stage of {self._dry.shape[0]} channel(s), blocks up to {self._dry.shape[1]}: "
                              f"got {x.shape} into {y.shape} with {controls.shape[0]} control value(s)")
-        _output_block(x, y, self._dry[:, :x.shape[1]], controls, stride, self._fp, self._state)
+        _output_block(x, y, self._dry[:, :x.shape[1]], controls, stride, self._fp, self._state, self._scratch)
         return y
