@@ -390,8 +390,8 @@ class CakEngine:
 
     @property
     def frame_gains(self) -> np.ndarray:
-        """The per-bin gains ``g[k, t]`` (channels, bins) of the frame synthesized last: the
-        engine's product. Read-only view; the next frame overwrites it."""
+        """The per-bin gains ``g[k, t]`` (channels, bins), float32, of the frame synthesized
+        last: the engine's product. Read-only view; the next frame overwrites it."""
         self._require_prepared()
         view = self._gains.view()
         view.flags.writeable = False
