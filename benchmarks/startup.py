@@ -5,8 +5,10 @@ Measures, in fresh processes on this machine:
 * ``python -X importtime -c "import cak_dsp"``: the total import time and the modules that
   cost most (cumulative);
 * ``cak render in.wav out.wav`` of a 1 s stereo file, warm (the engine already compiled: the
-  first run, which may compile, is reported apart), best and median of ``--repeats`` runs,
-  beside ``python -c pass`` (the interpreter's own start) in the same run.
+  first run, which may compile, is reported apart), best and median of ``--repeats`` runs, wall
+  and CPU seconds, beside ``python -c pass`` (the interpreter's own start) in the same run;
+  with ``--baseline DIR`` also the same command run from another checkout (its ``cak_dsp`` and
+  ``cli`` first on ``PYTHONPATH``), interleaved, so the two compare in one run.
 
 Prints a table and writes ``startup.png`` and ``startup.json`` to the results folder. Run
 ``python benchmarks/startup.py --help``.
@@ -54,13 +56,29 @@ def cak_command() -> list[str]:
     return [str(script)] if script.exists() else [shutil.which("cak") or "cak"]
 
 
-def timed(cmd: list[str], cwd: Path) -> float:
+def timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[float, float]:
+    """Wall and CPU seconds (user + system of the child) of one run of ``cmd``."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run(cmd, cwd=cwd, check=True, capture_output=True)
-    return time.perf_counter() - start
+    subprocess.run(cmd, cwd=cwd, check=True, capture_output=True, env=env)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def render_times(repeats: int) -> dict[str, list[float]]:
+def checkout_env(directory: Path) -> dict[str, str]:
+    """The environment that makes ``cak`` import the checkout in ``directory``."""
+    import os
+
+    shim = directory / ".shim"
+    paths = [str(shim)] if shim.is_dir() else []
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([*paths, str(directory)])}
+
+
+def render_times(repeats: int, baseline: Path | None = None) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Wall and CPU seconds per command (lists of runs)."""
     import soundfile as sf
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -68,13 +86,19 @@ def render_times(repeats: int) -> dict[str, list[float]]:
         audio = 0.1 * np.random.default_rng(0).standard_normal((44100, 2))
         sf.write(folder / "in.wav", audio, 44100, subtype="PCM_24")
         render = [*cak_command(), "render", "in.wav", "out.wav", "--force", "-q"]
-        first = timed(render, folder)
-        times: dict[str, list[float]] = {"python -c pass": [], "cak render, 1 s stereo (warm)": [],
-                                         "first cak render (may compile)": [first]}
+        commands = {"python -c pass": ([sys.executable, "-c", "pass"], None),
+                    "cak render, 1 s stereo (warm)": (render, checkout_env(ROOT))}
+        if baseline is not None:
+            commands[f"cak render from {baseline} (warm)"] = (render, checkout_env(baseline))
+        first = {name: timed(cmd, folder, env) for name, (cmd, env) in commands.items() if "render" in name}
+        walls: dict[str, list[float]] = {f"first {name} (may compile)": [w] for name, (w, _) in first.items()}
+        cpus: dict[str, list[float]] = {f"first {name} (may compile)": [c] for name, (_, c) in first.items()}
         for _ in range(repeats):
-            times["python -c pass"].append(timed([sys.executable, "-c", "pass"], folder))
-            times["cak render, 1 s stereo (warm)"].append(timed(render, folder))
-        return times
+            for name, (cmd, env) in commands.items():
+                wall, cpu = timed(cmd, folder, env)
+                walls.setdefault(name, []).append(wall)
+                cpus.setdefault(name, []).append(cpu)
+        return walls, cpus
 
 
 def plot(imports: list[tuple[str, float]], times: dict[str, list[float]], path: Path) -> None:
@@ -100,16 +124,20 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=5, help="timed runs of each command (default 5)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"results folder (default {DEFAULT_OUT})")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="another checkout of cak to time the same render from (e.g. the main branch)")
     args = parser.parse_args(argv)
     total, imports = import_times()
-    times = render_times(args.repeats)
+    times, cpu = render_times(args.repeats, args.baseline)
     print_table(f"import cak_dsp: {total:.3f} s in all; costliest modules (cumulative s)", ["module", "seconds"],
                 [[name, f"{seconds:.3f}"] for name, seconds in imports])
-    print_table(f"Whole process (target: warm render under {TARGET_WARM_RENDER_S:g} s)", ["command", "best s", "median s"],
-                [[name, f"{min(t):.3f}", f"{float(np.median(t)):.3f}"] for name, t in times.items()])
+    print_table(f"Whole process (target: warm render under {TARGET_WARM_RENDER_S:g} s)",
+                ["command", "best s", "median s", "best CPU s", "median CPU s"],
+                [[name, f"{min(t):.3f}", f"{float(np.median(t)):.3f}", f"{min(cpu[name]):.3f}",
+                  f"{float(np.median(cpu[name])):.3f}"] for name, t in times.items()])
     args.out.mkdir(parents=True, exist_ok=True)
     plot(imports, times, args.out / "startup.png")
-    summary = {"import_cak_dsp_s": total, "imports": imports, "times_s": times}
+    summary = {"import_cak_dsp_s": total, "imports": imports, "times_s": times, "cpu_s": cpu}
     (args.out / "startup.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(f"\nwrote {args.out / 'startup.png'} and {args.out / 'startup.json'}")
 

@@ -7,7 +7,7 @@
     report = render_folder("in/", "out/", job, cluster="tcp://scheduler:8786")   # Dask
 
 Each file is one task, ``render_one(job, src, dst)``: it builds the chain once per worker
-(and thread), renders the file atomically, and returns a :class:`FileResult`; it never raises,
+(and thread), renders the file atomically on one core (``--jobs`` is the batch's parallelism), and returns a :class:`FileResult`; it never raises,
 so one bad file never stops the batch and its error names it. Outputs keep their relative
 paths and formats; files whose output exists are skipped unless ``job.force``. Dask is only
 imported when a cluster address is given (``pip install 'cak[cluster]'``); its workers need
@@ -19,9 +19,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 
 from .automation import Automation
@@ -112,7 +110,7 @@ def render_one(job: RenderJob, src: str, dst: str) -> FileResult:
         chain = _chain_for(job)
         Path(dst).parent.mkdir(parents=True, exist_ok=True)
         report = render_file(src, dst, chain, texture=job.knob, tail=job.tail, sample_rate=job.sample_rate,
-                             bit_depth=job.bit_depth, force=job.force)
+                             bit_depth=job.bit_depth, force=job.force, threads=1)
     except Exception as exc:  # noqa: BLE001 - one bad file must never stop the batch
         message = first_line(exc)
         if src not in message:
@@ -189,6 +187,8 @@ def _run(job: RenderJob, todo: list[tuple[str, str]], jobs: int, cluster: str | 
         for src, dst in todo:
             yield render_one(job, src, dst)
     else:
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
         with ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=_worker_context()) as pool:
             futures = [pool.submit(render_one, job, src, dst) for src, dst in todo]
             try:
@@ -200,9 +200,13 @@ def _run(job: RenderJob, todo: list[tuple[str, str]], jobs: int, cluster: str | 
 
 
 def _worker_context():
-    """Fork workers from a server that has imported cak once (no fork of a threaded parent)."""
+    """Fork workers from a server that has imported cak and loaded the engine's compiled code
+    once (:mod:`cak_dsp.batch_preload`), so no worker pays that start-up again; no fork of a
+    threaded parent."""
+    from multiprocessing import get_context
+
     context = get_context("forkserver")
-    context.set_forkserver_preload([__name__])
+    context.set_forkserver_preload([__name__, "cak_dsp.batch_preload"])
     return context
 
 

@@ -13,6 +13,8 @@ from .level import DEFAULT_LEVEL, OutputStage, check_level, match_gain
 from .normalization import DEFAULT_MODE
 from .preset import Preset
 
+KEEP_BYTES = 256 << 20  # the measuring pass keeps at most this much engine output (12 min of 44.1 kHz stereo)
+
 
 class Cak:
     """The CAK effect: a pedalboard-style callable and a streaming chain stage.
@@ -21,7 +23,11 @@ class Cak:
     amount ``c`` (0 is the identity); ``mode`` is ``"gain"`` (default) or ``"reference"`` (see
     :mod:`cak_dsp.normalization`); ``level`` is ``"match"`` (default), ``"follow"`` or ``"off"``
     and ``soft_clip`` the published output soft clip (see :mod:`cak_dsp.level`); ``geometry``
-    is ``"standard"`` or ``"low-latency"`` (see :mod:`cak_dsp.geometry`).
+    is ``"standard"`` or ``"low-latency"`` (see :mod:`cak_dsp.geometry`). ``threads`` says the
+    stage renders offline on that many threads: the channels split over that many engines
+    (:mod:`cak_dsp.channel_threads`; the output is the same), and the engines load their compiled
+    code on first use instead of warming every array layout a host may hand over. The offline
+    renderers set it; live hosts leave it None (one engine, warmed before the first callback).
 
     As a stage: the engine, then the output stage (match gain, soft clip). With
     ``level="match"`` the gain comes from a measuring pass over the whole signal
@@ -30,7 +36,8 @@ class Cak:
     """
 
     def __init__(self, preset: Preset | str = "drums", texture: float = 0.8, mode: str = DEFAULT_MODE,
-                 level: str = DEFAULT_LEVEL, soft_clip: bool = True, geometry: str = "standard") -> None:
+                 level: str = DEFAULT_LEVEL, soft_clip: bool = True, geometry: str = "standard",
+                 threads: int | None = None) -> None:
         if not isinstance(preset, Preset):
             from .presets import resolve_preset
 
@@ -39,6 +46,7 @@ class Cak:
         self.mode = mode
         self.geometry = geometry
         self.engine = CakEngine(preset, mode=mode, geometry=geometry)
+        self.threads = threads
         self.output = OutputStage(preset.threshold, preset.temperature, ceiling=SAMPLE_LIMIT)
         self.level = level
         self.soft_clip = soft_clip
@@ -48,6 +56,11 @@ class Cak:
         self._measuring = False
         self._emitted = 0
         self._fed = 0
+        self._kept: list[np.ndarray] | None = None
+        self._kept_bytes = 0
+        self._replay: list[np.ndarray] | None = None
+        self._replay_at = 0
+        self._discard = False
 
     def __repr__(self) -> str:
         return (f"Cak(preset={self.preset.name!r}, texture={self.texture:g}, mode={self.mode!r}, "
@@ -100,7 +113,11 @@ class Cak:
         return self.output.gain
 
     def prepare(self, sample_rate: int, max_block: int, channels: int) -> None:
-        self.engine.prepare(sample_rate, max_block, channels)
+        self._choose_engine(channels)
+        if self.threads is None:
+            self.engine.prepare(sample_rate, max_block, channels)
+        else:
+            self.engine.prepare(sample_rate, max_block, channels, warm=False)
         self.output.prepare(sample_rate, max_block, channels, self.latency_samples)
         self._max_block = int(max_block)
         self.reset()
@@ -112,20 +129,34 @@ class Cak:
             self._fed += block.shape[1]
             self._energy[0] += float(np.sum(np.square(block, dtype=np.float64)))
         self.output.push_dry(block)
-        if texture is None:
+        if self._replay is not None:
+            out[...] = self._replayed(block.shape)
+        elif texture is None:
             self.engine.process(block, out=out)
-            controls, stride = self._knob, 0
         else:
             out[...] = self.engine.process_automated(block, texture)
+        if texture is None:
+            controls, stride = self._knob, 0
+        else:
             controls, stride = np.ascontiguousarray(texture, dtype=np.float64), 1
         if self._measuring:
             self._count_output(out)
+            self._keep(out)
+            if self._discard:
+                return out
         return self.output.process(out, out, controls, stride)
 
     def flush(self) -> np.ndarray:
-        tail = self.engine.flush()
+        if self._replay is not None:
+            tail = self._replayed(None)
+            self._replay = None  # used up: the next stream runs the engine
+        else:
+            tail = self.engine.flush()
         if self._measuring:
             self._count_output(tail)
+            self._keep(tail)
+            if self._discard:
+                return tail
         for at in range(0, tail.shape[1], self._max_block):
             part = tail[:, at:at + self._max_block]
             self.output.push_dry(np.zeros(part.shape, np.float32))
@@ -136,21 +167,71 @@ class Cak:
         self.engine.reset()
         self.output.reset()
         self._emitted = 0
+        self._replay_at = 0
+
+    def _choose_engine(self, channels: int) -> None:
+        """A :class:`ThreadedEngine` when ``threads`` > 1 and there are channels to share, else
+        the plain engine (a host's own engine, such as the live program bank, is kept)."""
+        from .channel_threads import ThreadedEngine
+
+        threaded = self.threads is not None and self.threads > 1 and channels > 1
+        if threaded and not (isinstance(self.engine, ThreadedEngine) and self.engine.threads == self.threads):
+            texture = self.engine.texture
+            self.engine = ThreadedEngine(self.preset, self.mode, self.geometry, self.threads)
+            self.engine.texture = texture
+        elif not threaded and isinstance(self.engine, ThreadedEngine):
+            texture = self.engine.texture
+            self.engine = CakEngine(self.preset, mode=self.mode, geometry=self.geometry)
+            self.engine.texture = texture
 
     # -- the whole-signal level match ------------------------------------------------------
-    def start_measuring(self) -> None:
-        """Measure the stage's input and output energy until :meth:`finish_measuring`."""
+    def start_measuring(self, keep_output: bool = False, discard: bool = False) -> None:
+        """Measure the stage's input and output energy until :meth:`finish_measuring`.
+
+        ``keep_output``: also keep the engine's output (up to ``KEEP_BYTES``), so that the next
+        stream replays it instead of running the engine again. Only for a stage whose next
+        stream gets the very same blocks, automation and end (:meth:`Chain.measure_levels`
+        asks it for the chain's first stage when the render adds no tail). ``discard``: nothing
+        reads this pass's output (the last stage measured), so the output stage is skipped and
+        ``process`` and ``flush`` return the engine's output.
+        """
         self.reset()
+        self._discard = discard
         self._energy[:] = 0.0
         self._fed = 0
         self._measuring = True
+        self._replay = None
+        self._kept = [] if keep_output else None
+        self._kept_bytes = 0
 
     def finish_measuring(self) -> float:
         """Stop measuring (after ``flush``); with ``level="match"`` set the gain; returns it."""
         self._measuring = False
+        self._discard = False
+        self._replay, self._kept = self._kept, None
         gain = match_gain(self._energy[0], self._energy[1], self.engine.energies)
         self.output.gain = gain if self.level == "match" else 1.0
         return self.output.gain
+
+    def _keep(self, engine_out: np.ndarray) -> None:
+        """Keep a copy of the engine's output while measuring with ``keep_output`` (given up,
+        and memory freed, past ``KEEP_BYTES``)."""
+        if self._kept is None:
+            return
+        self._kept_bytes += engine_out.nbytes
+        if self._kept_bytes > KEEP_BYTES:
+            self._kept = None
+        else:
+            self._kept.append(engine_out.copy())
+
+    def _replayed(self, shape: tuple[int, int] | None) -> np.ndarray:
+        """The kept engine output for the next block (``shape``) or, with None, the flush."""
+        kept = self._replay[self._replay_at]
+        last = self._replay_at == len(self._replay) - 1
+        if (shape is None) != last or (shape is not None and kept.shape != shape):
+            raise RuntimeError("the stream differs from the measured one: the kept engine output cannot be replayed")
+        self._replay_at += 1
+        return kept
 
     def _count_output(self, out: np.ndarray) -> None:
         """Add the energy of the output samples that line up with input samples."""

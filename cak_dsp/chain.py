@@ -148,21 +148,24 @@ class Chain:
         return any(stage.level == "match" for stage in self.cak_stages)
 
     def measure_levels(self, blocks: Iterable[np.ndarray],
-                       texture: Callable[[int, int], np.ndarray] | None = None) -> None:
+                       texture: Callable[[int, int], np.ndarray] | None = None, replay: bool = False) -> None:
         """The first pass of a ``level="match"`` render: stream ``blocks`` through the stages up
         to the last matching CAK stage and set each one's gain from the energies it saw.
 
         Give the same blocks and automation as the real pass (:meth:`stream`) will get; the
-        chain's ``controls`` move the stage parameters in this pass as in the real one.
+        chain's ``controls`` move the stage parameters in this pass as in the real one. With
+        ``replay`` (the next :meth:`stream` gets those very blocks and no ``tail``), a first
+        stage that is CAK keeps its engine's output (up to ``cak_stage.KEEP_BYTES``) and the
+        real pass replays it: the engine runs once, and the output is the same.
         """
         self._require_prepared()
         last = max(i for i, s in enumerate(self.stages) if isinstance(s, Cak) and s.level == "match")
         prefix = self.stages[:last + 1]
         run = functools.partial(self._run_stages, stages=prefix)
         self.reset()
-        for stage in prefix:
+        for i, stage in enumerate(prefix):
             if isinstance(stage, Cak):
-                stage.start_measuring()
+                stage.start_measuring(keep_output=replay and i == 0, discard=i == last)
         fed = 0
         for block in blocks:
             block = np.asarray(block, np.float32)
@@ -255,7 +258,7 @@ class Chain:
             automation = lambda start, count: curve[start:start + count]  # noqa: E731
         self.prepare(int(sample_rate), CHUNK, audio.shape[0])
         if self.measures_level:
-            self.measure_levels([audio], automation)
+            self.measure_levels([audio], automation, replay=tail == 0)
         result = np.concatenate(list(self.stream([audio], automation, tail)), axis=1)
         self.reset()
         return result[0] if mono else result

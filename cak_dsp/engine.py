@@ -54,12 +54,12 @@ import math
 
 import numpy as np
 from numba import njit
-from rocket_fft import c2r, r2c
+from .fft import c2r, r2c
 
 from .geometry import GEOMETRIES, FrameGeometry, make_geometry
-from .normalization import DEFAULT_MODE, REFERENCE, bin_gains, check_mode, inverse_value, normalize_frame
+from .normalization import DEFAULT_MODE, REFERENCE, check_mode, frame_gains, inverse_value, normalize_frame
 from .preset import Preset
-from .residual import apply_residual, gate_blend, residual_gain
+from .residual import gate_blend, residual_gain
 from .texture import TEXTURE_RANGE, check_texture  # noqa: F401 (TEXTURE_RANGE: also cak_dsp.engine's)
 
 SAMPLE_LIMIT = 1.0e4
@@ -78,18 +78,31 @@ _E_IN, _E_OUT, _E_PUB = range(3)
 
 @njit(**_JIT)
 def _sanitize(v: float) -> float:
-    """NaN and +/-Inf become 0; finite values are clamped to +/-SAMPLE_LIMIT."""
-    if not math.isfinite(v):
-        return 0.0
-    return min(max(v, -SAMPLE_LIMIT), SAMPLE_LIMIT)
+    """NaN and +/-Inf become 0; finite values are clamped to +/-SAMPLE_LIMIT (branch-free, so
+    loops over samples vectorize)."""
+    return min(max(v, -SAMPLE_LIMIT), SAMPLE_LIMIT) if abs(v) < math.inf else 0.0
+
+
+@njit(**_JIT)
+def _multiply_add(acc, x, w):
+    """``acc += x * w`` over 1-D views (row views let LLVM prove the loop vectorizes)."""
+    for i in range(acc.shape[0]):
+        acc[i] += x[i] * w[i]
+
+
+@njit(**_JIT)
+def _add(acc, x):
+    """``acc += x`` over 1-D views."""
+    for i in range(acc.shape[0]):
+        acc[i] += x[i]
 
 
 @njit(**_JIT)
 def _analyze(in_buf, ch, slot, window, frame, spec_ring, mag_ring, norm_ring, axes, fp):
     """Window, FFT and normalize the current analysis buffer of one channel into ring ``slot``."""
-    n = window.shape[0]
-    for i in range(n):
-        frame[i] = in_buf[ch, i] * window[i]
+    row = in_buf[ch]
+    for i in range(window.shape[0]):
+        frame[i] = row[i] * window[i]
     spec = spec_ring[ch, slot]
     r2c(frame, spec, axes, True, 1.0, 1)
     mags = mag_ring[ch, slot]
@@ -117,56 +130,68 @@ def _synthesize(t, gain, blend, weight, spec_ring, mag_ring, norm_ring, gains, y
     energy_in = 0.0
     energy_out = 0.0
     energy_pub = 0.0
-    inv_scale = 1.0 / fp[_MAGSCALE]
+    lo = fp[_FLOOR] / fp[_MAGSCALE]
+    hi = fp[_CEIL] / fp[_MAGSCALE]
     for ch in range(out_acc.shape[0]):
         g = gains[ch]
-        apply_residual(norm_ring[ch, prev_slot], norm_ring[ch, cur_slot], norm_ring[ch, next_slot],
-                       weight, fp[_BIAS], gain, g)
-        mags = mag_ring[ch, cur_slot]
-        bin_gains(g, mags, fp[_ALPHA], fp[_LOW], fp[_HIGH], fp[_GAMMA], fp[_MAGSCALE], fp[_FLOOR], fp[_CEIL],
-                  mode)
         spec = spec_ring[ch, cur_slot]
+        mags = mag_ring[ch, cur_slot]
         ys = yspec[ch]
-        for k in range(spec.shape[0]):
-            re = spec[k].real
-            im = spec[k].imag
-            power = re * re + im * im
-            energy_in += power
-            energy_out += g[k] * g[k] * power
-            if mode != REFERENCE:
-                published = g[k] * min(max(mags[k], fp[_FLOOR] * inv_scale), fp[_CEIL] * inv_scale)
+        frame_gains(norm_ring[ch, prev_slot], norm_ring[ch, cur_slot], norm_ring[ch, next_slot], weight,
+                    fp[_BIAS], gain, mags, fp[_ALPHA], fp[_LOW], fp[_HIGH], fp[_GAMMA], fp[_MAGSCALE],
+                    fp[_FLOOR], fp[_CEIL], mode, g)
+        if mode == REFERENCE:
+            for k in range(spec.shape[0]):
+                re = spec[k].real
+                im = spec[k].imag
+                power = re * re + im * im
+                gk = g[k]
+                energy_in += power
+                energy_out += gk * gk * power
+                ys[k] = spec[k] * gk if mags[k] > 0.0 else complex(gk, 0.0)
+        else:
+            for k in range(spec.shape[0]):
+                re = spec[k].real
+                im = spec[k].imag
+                power = re * re + im * im
+                gk = g[k]
+                energy_in += power
+                energy_out += gk * gk * power
+                published = gk * min(max(mags[k], lo), hi)
                 energy_pub += published * published
-            if mags[k] > 0.0:
-                ys[k] = spec[k] * g[k]
-            elif mode == REFERENCE:
-                ys[k] = g[k]
-            else:
-                ys[k] = 0.0
+                gk = gk if mags[k] > 0.0 else 0.0
+                ys[k] = complex(re * gk, im * gk)
     fst[_E_IN] += energy_in
     fst[_E_OUT] += energy_out
     fst[_E_PUB] += energy_out if mode == REFERENCE else energy_out + blend * (energy_pub - energy_out)
     for ch in range(out_acc.shape[0]):
         c2r(yspec[ch], frame, axes, False, 1.0 / n, 1)
-        for i in range(lead, n):
-            out_acc[ch, i] += frame[i] * synth_window[i]
-    for i in range(lead, n):
-        wss_acc[i] += product_window[i]
+        _multiply_add(out_acc[ch, lead:], frame[lead:], synth_window[lead:])
+    _add(wss_acc[lead:], product_window[lead:])
 
 
 @njit(**_JIT)
 def _emit(start, count, out_acc, wss_acc, fifo, ist):
-    """Move ``count`` finished samples from ``out_acc[start:]`` into the output FIFO."""
+    """Move ``count`` finished samples from ``out_acc[start:]`` into the output FIFO, in runs that
+    do not wrap (each a plain loop over samples)."""
     cap = fifo.shape[1]
-    for j in range(start, start + count):
-        w = wss_acc[j]
-        inv = 1.0 / w if w > 1e-10 else 0.0
-        if ist[_SKIP] > 0:
-            ist[_SKIP] -= 1
-            continue
-        pos = ist[_WRITE]
+    skip = min(ist[_SKIP], count)
+    ist[_SKIP] -= skip
+    j = start + skip
+    end = start + count
+    pos = ist[_WRITE]
+    while j < end:
+        run = min(end - j, cap - pos)
         for ch in range(out_acc.shape[0]):
-            fifo[ch, pos] = _sanitize(out_acc[ch, j] * inv)
-        ist[_WRITE] = pos + 1 if pos + 1 < cap else 0
+            src = out_acc[ch, j:j + run]
+            dst = fifo[ch, pos:pos + run]
+            wss = wss_acc[j:j + run]
+            for i in range(run):
+                w = wss[i]
+                dst[i] = _sanitize(src[i] * (1.0 / w if w > 1e-10 else 0.0))
+        j += run
+        pos = pos + run if pos + run < cap else 0
+    ist[_WRITE] = pos
 
 
 @njit(**_JIT)
@@ -174,10 +199,11 @@ def _shift(buf, by, start):
     """Shift every row of ``buf[:, start:]`` left by ``by`` samples, zero-filling the end."""
     n = buf.shape[-1]
     for ch in range(buf.shape[0]):
+        row = buf[ch]
         for i in range(start, n - by):
-            buf[ch, i] = buf[ch, i + by]
+            row[i] = row[i + by]
         for i in range(n - by, n):
-            buf[ch, i] = 0.0
+            row[i] = 0.0
 
 
 @njit(**_JIT)
@@ -229,12 +255,14 @@ def _process(x, y, controls, control_stride, in_buf, spec_ring, mag_ring, norm_r
                 texture = controls[(i + run - 1) * control_stride]
                 _process_frame(t_new - lookahead, texture, weight, spec_ring, mag_ring, norm_ring,
                                gains, yspec, frame, windows, out_acc, wss_acc, fifo, axes, ist, ip, fp, fst)
-        for j in range(i, i + run):
+        j = i
+        while j < i + run:
+            part = min(i + run - j, cap - read)
             for ch in range(channels):
-                y[ch, j] = fifo[ch, read]
-            read += 1
-            if read == cap:
-                read = 0
+                for q in range(part):
+                    y[ch, j + q] = fifo[ch, read + q]
+            j += part
+            read = read + part if read + part < cap else 0
         i += run
     ist[_FILL] = fill
     ist[_READ] = read
@@ -279,8 +307,12 @@ class CakEngine:
         self._geometry: FrameGeometry | None = None
 
     # -- configuration -------------------------------------------------------------------
-    def prepare(self, sample_rate: int, max_block: int, channels: int) -> None:
-        """Allocate every buffer for this configuration, compile and warm the jitted code."""
+    def prepare(self, sample_rate: int, max_block: int, channels: int, warm: bool = True) -> None:
+        """Allocate every buffer for this configuration, compile and warm the jitted code.
+
+        ``warm=False`` is for offline rendering only: the jitted code is compiled or loaded
+        from the disk cache on first use, for the array layouts actually used, instead of for
+        every layout a host may hand over (a few tenths of a second less start-up)."""
         if max_block < 1:
             raise ValueError(f"max_block must be at least 1, got {max_block}")
         if channels < 1:
@@ -294,9 +326,9 @@ class CakEngine:
             geo.analysis_window, geo.synthesis_window, geo.analysis_window * geo.synthesis_window]))
         self._in_buf = np.zeros((channels, n))
         self._spec_ring = np.zeros((channels, ring, bins), np.complex128)
-        self._mag_ring = np.zeros((channels, ring, bins))
-        self._norm_ring = np.zeros((channels, ring, bins))
-        self._gains = np.zeros((channels, bins))
+        self._mag_ring = np.zeros((channels, ring, bins), np.float32)
+        self._norm_ring = np.zeros((channels, ring, bins), np.float32)
+        self._gains = np.zeros((channels, bins), np.float32)
         self._yspec = np.zeros((channels, bins), np.complex128)
         self._frame = np.zeros(n)
         self._out_acc = np.zeros((channels, n))
@@ -316,7 +348,8 @@ class CakEngine:
         self._state = (self._in_buf, self._spec_ring, self._mag_ring, self._norm_ring, self._gains, self._yspec,
                        self._frame, self._windows, self._out_acc, self._wss_acc, self._fifo, self._axes,
                        self._weight, self._ist, self._ip, self._fp, self._fst)
-        self._warm()
+        if warm:
+            self._warm()
         self.reset()
 
     def reset(self) -> None:
@@ -357,8 +390,8 @@ class CakEngine:
 
     @property
     def frame_gains(self) -> np.ndarray:
-        """The per-bin gains ``g[k, t]`` (channels, bins) of the frame synthesized last: the
-        engine's product. Read-only view; the next frame overwrites it."""
+        """The per-bin gains ``g[k, t]`` (channels, bins), float32, of the frame synthesized
+        last: the engine's product. Read-only view; the next frame overwrites it."""
         self._require_prepared()
         view = self._gains.view()
         view.flags.writeable = False

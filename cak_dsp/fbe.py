@@ -62,15 +62,15 @@ from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
-from rocket_fft import c2r, r2c
+from .fft import c2r, r2c
 
 from .cak_stage import Cak
 from .engine import _analyze, _sanitize, _shift
 from .geometry import standard_geometry
 from .level import DEFAULT_LEVEL
-from .normalization import DEFAULT_MODE, REFERENCE, bin_gains, check_mode, inverse_value
+from .normalization import DEFAULT_MODE, REFERENCE, check_mode, frame_gains, inverse_value
 from .preset import Preset
-from .residual import apply_residual, gate_blend, residual_gain
+from .residual import gate_blend, residual_gain
 from .texture import check_texture
 from .vecmath import TINY, vexp, vlog, vsincos
 
@@ -177,7 +177,7 @@ def equalizer_geometry(preset: Preset, sample_rate: int) -> EqualizerGeometry:
 
 # -- per-frame gains --------------------------------------------------------------------------
 @njit(**_JIT)
-def _frame_gains(t, texture, weight, mag_ring, norm_ring, gains, ip, fp, fst):
+def _frame_gains(t, texture, weight, spec_ring, mag_ring, norm_ring, gains, ip, fp, fst):
     """The per-bin gains of frame ``t`` of every channel into ``gains``, and the frame's energies
     (exactly as the standard engine's synthesis counts them)."""
     gain = residual_gain(texture, fp[_SCALE], fp[_TAU], fp[_TEMP])
@@ -193,12 +193,13 @@ def _frame_gains(t, texture, weight, mag_ring, norm_ring, gains, ip, fp, fst):
     energy_pub = 0.0
     for ch in range(gains.shape[0]):
         g = gains[ch]
-        apply_residual(norm_ring[ch, prev_slot], norm_ring[ch, cur_slot], norm_ring[ch, next_slot], weight,
-                       fp[_BIAS], gain, g)
         mags = mag_ring[ch, cur_slot]
-        bin_gains(g, mags, fp[_ALPHA], fp[_LOW], fp[_HIGH], fp[_GAMMA], fp[_MAGSCALE], fp[_FLOOR], fp[_CEIL], mode)
+        frame_gains(norm_ring[ch, prev_slot], norm_ring[ch, cur_slot], norm_ring[ch, next_slot], weight,
+                    fp[_BIAS], gain, mags, fp[_ALPHA], fp[_LOW], fp[_HIGH], fp[_GAMMA], fp[_MAGSCALE],
+                    fp[_FLOOR], fp[_CEIL], mode, g)
+        spec = spec_ring[ch, cur_slot]
         for k in range(g.shape[0]):
-            power = mags[k] * mags[k]
+            power = spec[k].real * spec[k].real + spec[k].imag * spec[k].imag
             energy_in += power
             energy_out += g[k] * g[k] * power
             if mode != REFERENCE:
@@ -494,7 +495,7 @@ def _process(x, y, controls, stride, in_buf, spec_ring, mag_ring, norm_ring, gai
             ist[_ANALYZED] = t_new + 1
             if t_new - lookahead >= 0:
                 texture = controls[(i + run - 1) * stride]
-                _frame_gains(t_new - lookahead, texture, weight, mag_ring, norm_ring, gains, ip, fp, fst)
+                _frame_gains(t_new - lookahead, texture, weight, spec_ring, mag_ring, norm_ring, gains, ip, fp, fst)
                 ist[_TARGET] = 3 - ist[_CUR] - ist[_OLD] if ist[_FADE_POS] >= 0 else (ist[_CUR] + 1) % 3
                 ist[_STEP] = 0
         if cfill == b:
@@ -549,9 +550,9 @@ class FilterBankEqualizer:
         n, bins, b, parts, m = geo.n_fft, geo.n_bins, geo.block, geo.partitions, geo.design_size
         self._in_buf = np.zeros((channels, n))
         self._spec_ring = np.zeros((channels, geo.ring, bins), np.complex128)
-        self._mag_ring = np.zeros((channels, geo.ring, bins))
-        self._norm_ring = np.zeros((channels, geo.ring, bins))
-        self._gains = np.zeros((channels, bins))
+        self._mag_ring = np.zeros((channels, geo.ring, bins), np.float32)
+        self._norm_ring = np.zeros((channels, geo.ring, bins), np.float32)
+        self._gains = np.zeros((channels, bins), np.float32)
         self._frame = np.zeros(n)
         self._window = np.ascontiguousarray(geo.analysis_window)
         self._delay = np.zeros((channels, max(geo.lookahead * geo.hop, 1)))

@@ -3,7 +3,9 @@
 A file is read, processed and written in blocks of ``BLOCK`` samples, so an hour of audio
 never sits in memory; the chain's latency is removed on the way, so the output lines up with
 the input sample for sample and has the same length (plus ``tail`` seconds when asked). A
-chain with a ``level="match"`` CAK stage reads the file twice: the first pass only measures. The
+chain with a ``level="match"`` CAK stage reads the file twice: the first pass measures (and,
+when CAK is the chain's first stage, keeps its engine's output for the second, up to a few
+minutes' worth, so the engine runs once). The
 output is written to a temporary file beside its final name and renamed only when complete:
 an interrupted render (Ctrl-C, crash, full disk) leaves nothing under the final name, and the
 input is only ever read.
@@ -20,6 +22,7 @@ import numpy as np
 from .atomic import atomic_path
 from .automation import Automation
 from .chain import Chain
+from .channel_threads import default_threads
 from .errors import first_line
 
 BLOCK = 1 << 15
@@ -60,14 +63,15 @@ def render_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], chain:
                 texture: float | Automation | None = None, tail: float = 0.0, sample_rate: int | None = None,
                 bit_depth: int | None = None, force: bool = False,
                 progress: Callable[[int], None] | None = None,
-                on_length: Callable[[int], None] | None = None) -> RenderReport:
+                on_length: Callable[[int], None] | None = None, threads: int | None = None) -> RenderReport:
     """Render ``src`` through ``chain`` into ``dst`` (format from its extension).
 
     ``texture`` is one value or an :class:`Automation` for every CAK stage (None: the chain's
     own). ``tail`` keeps that many seconds of reverb or delay tail. ``sample_rate`` resamples
     the input (pedalboard) and runs the chain at that rate; ``bit_depth`` (16, 24 or 32 float)
     defaults to the input's. ``on_length`` hears the number of samples to come, ``progress``
-    the samples done per block.
+    the samples done per block. ``threads`` splits each CAK stage's channels over that many
+    threads (None: one per channel, at most one per core; 1 for one core; the output is the same).
     """
     from pedalboard.io import AudioFile
 
@@ -89,6 +93,8 @@ def render_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], chain:
         if dst.suffix.lower() == ".flac":
             depth = min(depth, 24)
         n = int(reader.frames)
+        for stage in chain.cak_stages:
+            stage.threads = default_threads(channels) if threads is None else int(threads)
         chain.prepare(rate, BLOCK, channels)
         if on_length is not None:
             on_length(n + int(round(tail * rate)) + (n if chain.measures_level else 0))
@@ -99,7 +105,7 @@ def render_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], chain:
         elif texture is not None:
             chain.texture = float(texture)
         if chain.measures_level:
-            chain.measure_levels(_counted(_blocks(reader, src), progress), automation)
+            chain.measure_levels(_counted(_blocks(reader, src), progress), automation, replay=tail == 0)
             reader.seek(0)
         with atomic_path(dst) as tmp:
             with AudioFile(str(tmp), "w", rate, channels, bit_depth=depth) as sink:

@@ -85,6 +85,30 @@ def announce_compile(stream: TextIO | None = None) -> bool:
     return True
 
 
+def load_numba_target_without_blas() -> None:
+    """Initialise Numba's CPU target now, with SciPy's BLAS marked absent for that moment.
+
+    Numba's first compile or cache load in a process checks for a BLAS by importing
+    ``scipy.linalg`` (a third to a half of a second, more than loading the engine's compiled
+    code). cak's jitted code uses no BLAS, so a command that runs only cak's code (``cak
+    render``) may skip that check; Numba then refuses ``np.dot`` and ``np.linalg`` in code it
+    compiles later in the same process. Does nothing when ``scipy.linalg`` is already imported
+    or the target is already initialised; never raises.
+    """
+    if "scipy.linalg" in sys.modules:
+        return
+    try:
+        from numba.core.registry import cpu_target
+
+        sys.modules["scipy.linalg"] = None  # makes Numba's `import scipy.linalg.cython_blas` fail
+        try:
+            cpu_target.target_context.refresh()
+        finally:
+            del sys.modules["scipy.linalg"]
+    except Exception:  # start-up only: Numba initialises itself on first use anyway
+        return
+
+
 def compile_engine() -> float:
     """Compile the engine now (or load it from the cache); returns the seconds it took."""
     import numpy as np

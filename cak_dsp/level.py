@@ -10,7 +10,8 @@ level explicit, with one option, ``level``, everywhere (CLI ``--level``, chain f
     +/-20 dB, as there): the gain that brings the published output to the input's RMS, so every
     bin below the spectral ceiling has the published level (see :func:`match_gain`). Offline
     only: it takes the whole signal, so files are rendered in two passes (the first only
-    measures) and memory stays flat. The default of ``cak render`` and the API.
+    measures) and memory stays flat; the first pass keeps the engine's output of a first CAK
+    stage for the second when it fits ``cak_stage.KEEP_BYTES``, so the engine runs once. The default of ``cak render`` and the API.
 ``follow``
     The engine's loudness follower (:mod:`cak_dsp.engine`): a smoothed wet/dry power ratio
     over seconds keeps the output's loudness at the input's without touching transients.
@@ -90,9 +91,14 @@ def ceiling_from_db(ceiling_db: float) -> float:
 
 
 @njit(**JIT)
-def _output_block(x, y, dry, controls, stride, fp, state):
+def _output_block(x, y, dry, controls, stride, fp, state, scratch):
     """``y = ceiling-clamp(blend(gain * x))`` sample by sample; ``dry`` is the input aligned with
-    ``x`` (read by the follower); ``controls[i * stride]`` is the texture at sample ``i``."""
+    ``x`` (read by the follower); ``controls[i * stride]`` is the texture at sample ``i``.
+
+    Two loops: the per-sample recurrences (the blend's one-pole, the follower's powers) write
+    each sample's blend and gain into ``scratch`` (2, >= n); the per-sample, per-channel soft
+    clip then runs without a recurrence, so it vectorizes.
+    """
     channels, n = x.shape
     smooth, ceiling, decay = fp[_SMOOTH], fp[_CEILING], fp[_DECAY]
     clip = fp[_CLIP] > 0.0
@@ -101,6 +107,8 @@ def _output_block(x, y, dry, controls, stride, fp, state):
     inv_drive = 1.0 / SOFT_CLIP_DRIVE
     target = gate_blend(controls[0], fp[_TAU], fp[_TEMP])
     w, p_dry, p_wet = state[_BLEND], state[_P_DRY], state[_P_WET]
+    blends = scratch[0]
+    gains = scratch[1]
     for i in range(n):
         if stride:
             target = gate_blend(controls[i * stride], fp[_TAU], fp[_TEMP])
@@ -118,14 +126,18 @@ def _output_block(x, y, dry, controls, stride, fp, state):
             p_wet = decay * p_wet + (1.0 - decay) * e_wet
             if p_wet > 1e-30 and p_dry != p_wet:
                 gain *= min(max(np.sqrt(p_dry / p_wet), lo), hi)
-        for ch in range(channels):
-            v = gain * x[ch, i]
+        blends[i] = w
+        gains[i] = gain
+    for ch in range(channels):
+        xs = x[ch]
+        ys = y[ch]
+        for i in range(n):
+            v = gains[i] * xs[i]
             if clip:
                 soft = (1.0 - 2.0 / (vexp(2.0 * SOFT_CLIP_DRIVE * v) + 1.0)) * inv_drive
-                v += w * (soft - v)
-            if not math.isfinite(v):
-                v = 0.0
-            y[ch, i] = min(max(v, -ceiling), ceiling)
+                v += blends[i] * (soft - v)
+            v = v if abs(v) < math.inf else 0.0
+            ys[i] = min(max(v, -ceiling), ceiling)
     state[_BLEND], state[_P_DRY], state[_P_WET] = w, p_dry, p_wet
 
 
@@ -149,6 +161,8 @@ class OutputStage:
         self._fp = np.array([1.0, 1.0, threshold, temperature, float(ceiling), float(soft_clip), float(follow), 0.0])
         self._state = np.zeros(3)
         self.ceiling = float(ceiling)
+        self._line: DelayLine | None = None
+        self._delay: tuple[int, int] | None = None
 
     @property
     def follow(self) -> bool:
@@ -158,6 +172,8 @@ class OutputStage:
     @follow.setter
     def follow(self, value: bool) -> None:
         self._fp[_FOLLOW] = float(bool(value))
+        if value and self._line is None and self._delay is not None:
+            self._line = DelayLine(*self._delay)
 
     @property
     def soft_clip(self) -> bool:
@@ -180,17 +196,21 @@ class OutputStage:
         """Allocate for blocks of up to ``max_block``; ``delay`` is the processor's latency."""
         self._fp[_SMOOTH] = 1.0 - math.exp(-1.0 / (BLEND_SMOOTHING_S * sample_rate))
         self._fp[_DECAY] = math.exp(-1.0 / (FOLLOW_SECONDS * sample_rate))
-        self._line = DelayLine(channels, int(delay))
+        self._delay = (int(channels), int(delay))
+        # the dry delay line only serves the follower (made when it is switched on)
+        self._line = DelayLine(*self._delay) if self.follow else None
         self._dry = np.zeros((channels, max_block), np.float32)
+        self._scratch = np.zeros((2, max_block))
         warm = np.zeros((channels, 2), np.float32)
         for layout in (warm, np.asfortranarray(warm)):
-            _output_block(layout, layout, self._dry[:, :2], np.zeros(1), 0, self._fp, self._state)
-            _output_block(layout, layout, self._dry[:, :2], np.zeros(2), 1, self._fp, self._state)
+            _output_block(layout, layout, self._dry[:, :2], np.zeros(1), 0, self._fp, self._state, self._scratch)
+            _output_block(layout, layout, self._dry[:, :2], np.zeros(2), 1, self._fp, self._state, self._scratch)
         self.reset()
 
     def reset(self) -> None:
         self._state[:] = 0.0
-        self._line.reset()
+        if self._line is not None:
+            self._line.reset()
 
     def push_dry(self, block: np.ndarray) -> None:
         """Feed the processor's input block to the follower's delay line (before processing)."""
@@ -206,5 +226,5 @@ class OutputStage:
                 controls.shape[0] < (1 if stride == 0 else (n - 1) * stride + 1):
             raise ValueError(f"output stage of {self._dry.shape[0]} channel(s), blocks up to {self._dry.shape[1]}: "
                              f"got {x.shape} into {y.shape} with {controls.shape[0]} control value(s)")
-        _output_block(x, y, self._dry[:, :x.shape[1]], controls, stride, self._fp, self._state)
+        _output_block(x, y, self._dry[:, :x.shape[1]], controls, stride, self._fp, self._state, self._scratch)
         return y

@@ -11,6 +11,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .cak_stage import Cak
+from .channel_threads import default_threads
 from .level import DEFAULT_LEVEL, match_gain
 from .normalization import DEFAULT_MODE
 from .preset import Preset
@@ -31,7 +32,8 @@ def texture_curve(texture: float | np.ndarray, n: int) -> np.ndarray:
 
 def render(audio: np.ndarray, sample_rate: int, preset: Preset, texture: float | np.ndarray = 0.5,
            mode: str = DEFAULT_MODE, level: str = DEFAULT_LEVEL, soft_clip: bool = True,
-           progress: Callable[[int], None] | None = None, geometry: str = "standard") -> np.ndarray:
+           progress: Callable[[int], None] | None = None, geometry: str = "standard",
+           threads: int | None = None) -> np.ndarray:
     """Process a whole signal offline; returns float32 (channels, samples) aligned with the input.
 
     ``audio`` is (channels, samples) or (samples,) for mono. ``texture`` is one value or a
@@ -40,7 +42,8 @@ def render(audio: np.ndarray, sample_rate: int, preset: Preset, texture: float |
     :class:`~cak_dsp.Cak`; ``level="match"`` measures the engine's output in the same pass and
     applies the gain afterwards, which equals the two-pass stream of a chain or a file.
     ``progress`` is called with the number of samples done per chunk; ``geometry`` is the
-    engine's frame geometry (``"standard"`` or ``"low-latency"``).
+    engine's frame geometry (``"standard"`` or ``"low-latency"``). ``threads`` splits the channels
+    over that many threads (None: one per channel, at most one per core; the output is the same).
     """
     audio = np.asarray(audio, dtype=np.float32)
     mono = audio.ndim == 1
@@ -51,7 +54,7 @@ def render(audio: np.ndarray, sample_rate: int, preset: Preset, texture: float |
     channels, n = audio.shape
     curve = texture_curve(texture, n)
     stage = Cak(preset, float(curve[-1]) if n else 0.0, mode=mode, level=level, soft_clip=soft_clip,
-                geometry=geometry)
+                geometry=geometry, threads=default_threads(channels) if threads is None else threads)
     stage.prepare(sample_rate, max_block=CHUNK, channels=channels)
     engine = stage.engine
     latency = engine.latency_samples

@@ -9,6 +9,13 @@ LLVM's loop vectorizer turns them into packed instructions. Accuracy: within 1 u
 
 Domains: ``vlog`` takes positive normal numbers (callers clamp with ``max(x, TINY)``);
 ``vexp`` saturates its argument to [-708, 709], so it never returns 0 or infinity.
+
+``vexpf`` and ``vlogf`` are the float32 versions (fdlibm ``__ieee754_expf`` / ``__ieee754_logf``,
+within 1 ulp of numpy in float32): a float32 loop packs twice as many lanes per instruction and
+its polynomials are shorter, so they cost about a quarter. Every operand inside must stay
+float32 (a Python float literal would promote the expression to float64): the constants below
+are ``np.float32``. ``vlogf`` takes positive normal float32 (``max(x, TINY32)``); ``vexpf``
+saturates its argument to [-87, 88].
 Loops that use them must be compiled with ``error_model="numpy"`` (Python's error model
 adds a zero-division check to every division, which stops vectorization).
 """
@@ -20,6 +27,7 @@ from numba import njit, types
 from numba.extending import intrinsic
 
 TINY = 1e-300
+TINY32 = np.float32(1e-37)
 JIT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": {"contract"}}
 
 _LN2_HI = 6.93147180369123816490e-01
@@ -57,6 +65,32 @@ def _from_bits(typingctx, i):
     return types.float64(types.int64), codegen
 
 
+@intrinsic
+def _to_bits32(typingctx, x):
+    if x != types.float32:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(32))
+
+    return types.int32(types.float32), codegen
+
+
+@intrinsic
+def _from_bits32(typingctx, i):
+    """The float32 whose bits are the low 32 bits of integer ``i`` (Numba widens int32 arithmetic)."""
+    if not isinstance(i, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        value = args[0]
+        if value.type.width > 32:
+            value = builder.trunc(value, ir.IntType(32))
+        return builder.bitcast(value, ir.FloatType())
+
+    return types.float32(i), codegen
+
+
 @njit(inline="always", **JIT)
 def vlog(x: float) -> float:
     """Natural logarithm of a positive normal ``x`` (fdlibm ``__ieee754_log``, branch-free)."""
@@ -87,6 +121,51 @@ def vexp(x: float) -> float:
     c = r - t * (_P1 + t * (_P2 + t * (_P3 + t * (_P4 + t * _P5))))
     y = 1.0 - ((lo - (r * c) / (2.0 - c)) - hi)
     return y * _from_bits((np.int64(k) + 1023) << 52)
+
+
+_F = np.float32
+_HALF_F, _ONE_F, _TWO_F = _F(0.5), _F(1.0), _F(2.0)
+_LN2_HI_F, _LN2_LO_F, _INV_LN2_F = _F(6.9313812256e-01), _F(9.0580006145e-06), _F(1.4426950216e00)
+_SQRT2_F = _F(1.4142135381698608)
+_LG1_F, _LG2_F, _LG3_F, _LG4_F = _F(0.66666662693), _F(0.40000972152), _F(0.28498786688), _F(0.24279078841)
+_EXP_LN2_HI_F, _EXP_LN2_LO_F = _F(6.9314575195e-01), _F(1.4286067653e-06)
+_P1_F, _P2_F = _F(1.6666625440e-1), _F(-2.7667332906e-3)
+_EXP_LO_F, _EXP_HI_F = _F(-87.0), _F(88.0)
+_MANTISSA_F = np.int32(0x007FFFFF)
+_ONE_BITS_F = np.int32(0x3F800000)
+_BIAS_F = np.int32(127)
+
+
+@njit(inline="always", **JIT)
+def vlogf(x: np.float32) -> np.float32:
+    """Natural logarithm of a positive normal float32 ``x`` (fdlibm ``__ieee754_logf``, branch-free)."""
+    bits = _to_bits32(x)
+    exponent = (bits >> np.int32(23)) - _BIAS_F
+    m = _from_bits32((bits & _MANTISSA_F) | _ONE_BITS_F)
+    big = m > _SQRT2_F
+    m = m * _HALF_F if big else m
+    k = _F(exponent + np.int32(1) if big else exponent)
+    f = m - _ONE_F
+    s = f / (_TWO_F + f)
+    z = s * s
+    w = z * z
+    r = z * (_LG1_F + w * _LG3_F) + w * (_LG2_F + w * _LG4_F)
+    hfsq = _HALF_F * f * f
+    return k * _LN2_HI_F - ((hfsq - (s * (hfsq + r) + k * _LN2_LO_F)) - f)
+
+
+@njit(inline="always", **JIT)
+def vexpf(x: np.float32) -> np.float32:
+    """``e ** x`` in float32 with ``x`` saturated to [-87, 88] (fdlibm ``__ieee754_expf``, branch-free)."""
+    x = min(max(x, _EXP_LO_F), _EXP_HI_F)
+    k = np.floor(x * _INV_LN2_F + _HALF_F)
+    hi = x - k * _EXP_LN2_HI_F
+    lo = k * _EXP_LN2_LO_F
+    r = hi - lo
+    t = r * r
+    c = r - t * (_P1_F + t * _P2_F)
+    y = _ONE_F - ((lo - (r * c) / (_TWO_F - c)) - hi)
+    return y * _from_bits32((np.int32(k) + _BIAS_F) << np.int32(23))
 
 
 _PIO2_1, _PIO2_2, _PIO2_2T = 1.57079632673412561417e00, 6.07710050630396597660e-11, 2.02226624879595063154e-21

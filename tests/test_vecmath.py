@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from cak_dsp.vecmath import JIT, TINY, vexp, vlog, vsincos
+from cak_dsp.vecmath import JIT, TINY, TINY32, vexp, vexpf, vlog, vlogf, vsincos
 
 
 @njit(**JIT)
@@ -24,6 +24,43 @@ def _exp_all(x: np.ndarray, out: np.ndarray) -> None:
 def _sincos_all(x: np.ndarray, s: np.ndarray, c: np.ndarray) -> None:
     for i in range(x.shape[0]):
         s[i], c[i] = vsincos(x[i])
+
+
+@njit(**JIT)
+def _logf_all(x: np.ndarray, out: np.ndarray) -> None:
+    for i in range(x.shape[0]):
+        out[i] = vlogf(x[i])
+
+
+@njit(**JIT)
+def _expf_all(x: np.ndarray, out: np.ndarray) -> None:
+    for i in range(x.shape[0]):
+        out[i] = vexpf(x[i])
+
+
+def _ulps32(got: np.ndarray, want: np.ndarray) -> float:
+    """Largest error in float32 ulps of the exact (float64) result, over normal float32 results."""
+    normal = np.abs(want) >= np.finfo(np.float32).tiny * 2.0 ** 24
+    spacing = np.spacing(np.abs(want[normal]).astype(np.float32)).astype(np.float64)
+    return float(np.max(np.abs(got[normal].astype(np.float64) - want[normal]) / spacing))
+
+
+def test_float32_log_and_exp_within_one_ulp() -> None:
+    rng = np.random.default_rng(3)
+    x = np.concatenate([np.exp(rng.uniform(-85, 88, 200_000)), rng.uniform(0.5, 2.0, 100_000),
+                        [TINY32, 1.0, 2.0, np.sqrt(2.0)]]).astype(np.float32)
+    x = x[x != 1.0]
+    out = np.empty_like(x)
+    _logf_all(x, out)
+    assert out.dtype == np.float32 and _ulps32(out, np.log(x.astype(np.float64))) <= 1.0
+    x = np.concatenate([rng.uniform(-87, 88, 200_000), rng.uniform(-1e-3, 1e-3, 10_000), [0.0, 1.0, -1.0]]).astype(np.float32)
+    out = np.empty_like(x)
+    _expf_all(x, out)
+    assert out.dtype == np.float32 and _ulps32(out, np.exp(x.astype(np.float64))) <= 1.0
+    edges = np.array([-1e6, -np.inf, 1e6, np.inf], np.float32)
+    out = np.empty_like(edges)
+    _expf_all(edges, out)
+    assert np.all(np.isfinite(out)) and out[0] > 0.0
 
 
 def _ulps(got: np.ndarray, want: np.ndarray) -> float:

@@ -1,0 +1,29 @@
+"""Imported once by the batch's fork server (:func:`cak_dsp.batch._worker_context`): loads
+Numba's CPU target and the engine's and output stage's compiled code for the layout an offline
+render uses, so every worker forked from the server starts with them in memory.
+
+Importing it renders a tenth of a second of silence through a one-stage chain, nothing else;
+it never raises (a worker would then load the code itself).
+"""
+from __future__ import annotations
+
+
+def _preload() -> None:
+    import numpy as np
+
+    from .cak_stage import Cak
+    from .chain import Chain
+    from .jit_cache import engine_is_cached
+    from .presets import resolve_preset
+
+    if not engine_is_cached():
+        return  # the first worker compiles and caches; a fork server should not spend that time
+    for channels in (1, 2):
+        silence = np.zeros((channels, 4410), np.float32)
+        Chain([Cak(resolve_preset("drums"), 0.5, threads=1)])(silence, 44100)
+
+
+try:
+    _preload()
+except Exception:  # noqa: BLE001 - a preload is an optimisation, never a failure
+    pass
