@@ -14,7 +14,7 @@ import argparse
 import sys
 
 from . import chain, demo, devices, live, plugins, preset, render, train
-from .options import EXIT_ERROR
+from .options import EXIT_ERROR, OneLineParser
 
 __all__ = ["EXIT_ERROR", "build_parser", "main"]
 
@@ -22,7 +22,7 @@ COMMANDS = (render, preset, demo, live, devices, plugins, chain, train)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="cak",
         description="CAK: a learned 3x3 spectral audio effect (arXiv 2508.02643) as a real-time instrument. "
                     "The texture knob c runs from 0 (no effect, exact identity) to 2.",

@@ -7,9 +7,10 @@ import textwrap
 from pathlib import Path
 
 from cak_dsp.jit_cache import announce_compile
+from cak_dsp.limits import MAX_TAIL_SECONDS, SAMPLE_RATE_RANGE, check_jobs, check_sample_rate, check_tail
 
 from .options import (add_chain, add_force, add_geometry, add_midi_map, add_preset, add_sound_options, add_texture,
-                      add_texture_cc)
+                      add_texture_cc, checked)
 
 _DESCRIPTION = textwrap.fill(
     "Process an audio file, or every audio file in a folder tree, through CAK (--preset) or a chain of pedalboard "
@@ -50,13 +51,16 @@ def add_parser(sub) -> None:
     add_texture_cc(p, purpose=" in --automation FILE.mid")
     add_sound_options(p, live=False)
     add_geometry(p, prefix="with --preset: ")
-    p.add_argument("--tail", type=float, default=0.0, metavar="SECONDS",
-                   help="keep this much of the chain's tail after the input ends (default 0: same length)")
-    p.add_argument("--samplerate", "-r", type=int, default=None,
-                   help="output sample rate: the input is resampled and the chain runs at this rate")
+    p.add_argument("--tail", type=checked(check_tail), default=0.0, metavar="SECONDS",
+                   help=f"keep this much of the chain's tail after the input ends, 0..{MAX_TAIL_SECONDS:g} "
+                        "(default 0: same length)")
+    p.add_argument("--samplerate", "-r", type=checked(check_sample_rate, integer=True), default=None,
+                   help="output sample rate, {}..{} Hz: the input is resampled and the chain runs at this "
+                        "rate (default: the input's)".format(*SAMPLE_RATE_RANGE))
     p.add_argument("--bit-depth", type=int, choices=(16, 24, 32), default=None,
                    help="output sample format: 16 or 24-bit integer, 32 = float (default: the input's)")
-    p.add_argument("--jobs", "-j", type=int, default=1, help="folders: files rendered in parallel (default 1)")
+    p.add_argument("--jobs", "-j", type=checked(check_jobs, integer=True), default=1,
+                   help="folders: files rendered in parallel (default 1)")
     p.add_argument("--cluster", default=None, metavar="ADDRESS",
                    help="folders: run the files on this Dask scheduler (tcp://host:8786) instead of locally")
     add_force(p, help="overwrite outputs that exist")
