@@ -17,7 +17,8 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path in the target's folder; rename it to ``target`` on success.
 
     The temporary name keeps the target's suffix so that format detection by extension
-    (soundfile, matplotlib) works on it. On any exception the temporary file is removed.
+    (soundfile, matplotlib) works on it. The file is synced to the disk before the rename. On
+    any exception (an interrupt too) the temporary file is removed.
     """
     target = Path(target)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".part{target.suffix}", dir=target.parent)
@@ -26,10 +27,21 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     try:
         yield tmp_path
         os.chmod(tmp_path, 0o666 & ~_umask())
+        _sync(tmp_path)
         os.replace(tmp_path, target)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def _sync(path: Path) -> None:
+    """Flush ``path`` to the disk: a write the filesystem deferred (delayed allocation on a full
+    disk) fails here, before the rename, rather than after it."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _umask() -> int:
