@@ -6,6 +6,7 @@ the final name, and an existing file is only replaced once the new one is comple
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import tempfile
 from collections.abc import Iterator
@@ -32,6 +33,14 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def remove_leftovers(target: str | os.PathLike[str]) -> None:
+    """Remove the temporary files of ``target`` that a writer killed outright left behind (the
+    names :func:`atomic_path` gives them); only for a target no other writer is working on."""
+    target = Path(target)
+    for leftover in target.parent.glob(f".{glob.escape(target.name)}.*.part{glob.escape(target.suffix)}"):
+        leftover.unlink(missing_ok=True)
 
 
 def _sync(path: Path) -> None:

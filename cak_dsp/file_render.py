@@ -133,6 +133,8 @@ def _write(tmp: Path, dst: Path, blocks: Iterator[np.ndarray], rate: int, channe
                 written += block.shape[1]
                 if progress is not None:
                     progress(block.shape[1])
+    except ValueError as exc:  # a format that cannot take this rate or bit depth
+        raise ValueError(f"{dst}: {first_line(exc)}") from None
     except RuntimeError as exc:
         raise _incomplete(dst, f"writing failed: {first_line(exc).rstrip('.')}") from None
     return written

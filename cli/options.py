@@ -15,7 +15,8 @@ from cak_dsp.normalization import DEFAULT_MODE, MODES
 from cak_dsp.presets import DEFAULT_PRESET, shipped_presets
 from cak_dsp.texture import check_texture
 
-EXIT_ERROR = 2
+from . import EXIT_ERROR
+
 MIDI_APIS = ("default", "alsa", "jack", "coremidi", "winmm")
 GEOMETRIES = ("standard", "low-latency")
 
