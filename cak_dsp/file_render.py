@@ -13,6 +13,7 @@ before its header says is refused, never padded with silence.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -148,7 +149,7 @@ def _check_complete(tmp: Path, dst: Path, written: int, expected: int) -> None:
     if written != expected:
         raise _incomplete(dst, f"the render made {written} of {expected} samples")
     try:
-        with sf.SoundFile(str(tmp)) as f:
+        with _c_stderr_silenced(), sf.SoundFile(str(tmp)) as f:
             if tmp.suffix.lower() in (".wav", ".aiff"):
                 on_disk = f.frames  # libsndfile counts only the sample frames really present
             else:
@@ -159,6 +160,20 @@ def _check_complete(tmp: Path, dst: Path, written: int, expected: int) -> None:
         raise _incomplete(dst, f"it does not read back ({first_line(exc).rstrip('.')})") from None
     if on_disk != expected:
         raise _incomplete(dst, f"it holds {on_disk} of {expected} samples")
+
+
+@contextlib.contextmanager
+def _c_stderr_silenced() -> Iterator[None]:
+    """Descriptor 2 to /dev/null: libmpg123 prints its warnings about a cut MP3 there itself,
+    and the check that reads it back reports in one line of its own."""
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _incomplete(dst: Path, detail: str) -> OSError:
