@@ -28,7 +28,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from multiprocessing import get_context
+from multiprocessing import active_children, forkserver, get_context
 from pathlib import Path
 
 from .atomic import remove_leftovers
@@ -41,7 +41,7 @@ from .cak_stage import Cak
 from .normalization import DEFAULT_MODE
 
 _OUTPUT_SUFFIX = {".aif": ".aiff"}
-ABORT_WAIT = 4.0  # seconds the workers get to drop their files once the batch stops at once
+ABORT_WAIT = 1.0  # seconds the workers get to drop their files once the batch stops at once
 _local = threading.local()
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _abort = None  # in a worker process: the batch's multiprocessing Event "stop now"
@@ -163,11 +163,12 @@ def _on_stop_signal(signum: int, frame) -> None:
 
 @contextlib.contextmanager
 def _helpers_shielded():
-    """Start worker processes (and multiprocessing's fork server and resource tracker) with the
-    stop signals ignored, a disposition they inherit: a Ctrl-C sent to the whole process group
-    then never kills a helper half-started (the fork server imports cak first). The caller has
-    them blocked meanwhile, so that a signal to it waits (Linux keeps a blocked signal pending
-    even while ignored) and arrives once its own handlers are back."""
+    """Start multiprocessing's fork server and resource tracker with the stop signals ignored, a
+    disposition they inherit, and so do the workers the fork server forks: a Ctrl-C sent to the
+    whole process group then never kills a helper half-started (the fork server imports cak
+    first, the workers install their handlers in :func:`_worker_init`). The caller has them
+    blocked meanwhile, so that a signal to it waits (Linux keeps a blocked signal pending even
+    while ignored) and arrives once its own handlers are back."""
     signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
     previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in _STOP_SIGNALS}
     try:
@@ -255,40 +256,42 @@ def _run(job: RenderJob, todo: list[tuple[str, str]], jobs: int, cluster: str | 
 
 def _run_local(job: RenderJob, todo: list[tuple[str, str]], workers: int, should_stop: Callable[[], bool]):
     """Files on ``workers`` processes, at most one each in flight, so that none starts once
-    ``should_stop()``; on any exception (the caller's Ctrl-C) the files in flight are dropped."""
+    ``should_stop()``. On any exception (the caller's Ctrl-C) the workers are told to drop their
+    files at the next block, killed if they have not within ``ABORT_WAIT`` seconds, and the
+    temporary outputs of the files in flight are removed."""
     context = _worker_context()
+    before = set(active_children())
+    with _helpers_shielded():
+        forkserver.ensure_running()
+        abort = context.Event()
     waiting = iter(todo)
     running: dict = {}
-    with _helpers_shielded():
-        abort = context.Event()
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init,
-                                   initargs=(abort,))
-        for item in todo[:workers]:
-            running[pool.submit(render_one, job, *item)] = item
-            next(waiting)
-    with pool:
-        try:
-            while True:
-                while len(running) < workers and not (should_stop() or abort.is_set()):
-                    item = next(waiting, None)
-                    if item is None:
-                        break
-                    running[pool.submit(render_one, job, *item)] = item
-                if not running:
-                    return
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    running.pop(future)
-                    yield future.result()
-        except BrokenProcessPool:
-            raise OSError("a render worker process died (killed?); the files in progress were not written") from None
-        except BaseException:
-            abort.set()
-            wait(running, timeout=ABORT_WAIT)
-            raise
-        finally:
-            for _src, dst in running.values():
-                remove_leftovers(dst)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init, initargs=(abort,))
+    try:
+        while True:
+            while len(running) < workers and not (should_stop() or abort.is_set()):
+                item = next(waiting, None)
+                if item is None:
+                    break
+                running[pool.submit(render_one, job, *item)] = item
+            if not running:
+                break
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                running.pop(future)
+                yield future.result()
+    except BrokenProcessPool:
+        raise OSError("a render worker process died (killed?); the files in progress were not written") from None
+    except BaseException:
+        abort.set()
+        if wait(running, timeout=ABORT_WAIT).not_done:
+            for process in set(active_children()) - before:
+                process.kill()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        for _src, dst in running.values():
+            remove_leftovers(dst)
 
 
 def _worker_context():
