@@ -76,8 +76,11 @@ def plot(args: argparse.Namespace) -> int:
     output = args.output or Path(f"{preset.name}.png")
     if output.exists() and not args.force:
         raise FileExistsError(f"{output}: already exists; pass --force to overwrite it")
-    with atomic_path(output) as tmp:
-        plot_preset(preset, tmp)
+    try:
+        with atomic_path(output) as tmp:
+            plot_preset(preset, tmp)
+    except OSError as exc:
+        raise OSError(f"{output}: cannot write ({exc.strerror or exc}); nothing was replaced") from None
     print(f"wrote {output}")
     return 0
 
