@@ -168,7 +168,11 @@ def _helpers_shielded():
     whole process group then never kills a helper half-started (the fork server imports cak
     first, the workers install their handlers in :func:`_worker_init`). The caller has them
     blocked meanwhile, so that a signal to it waits (Linux keeps a blocked signal pending even
-    while ignored) and arrives once its own handlers are back."""
+    while ignored) and arrives once its own handlers are back. Only the main thread can set
+    handlers: called from another thread, the helpers start unshielded."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
     previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in _STOP_SIGNALS}
     try:

@@ -27,14 +27,15 @@ def check_number(value: object, where: str, low: float, high: float, unit: str =
     ``WHERE: `` when ``where`` is empty, as for an argparse type, which names the option)."""
     kind = "an integer" if integer else "a number"
     unit = f" {unit}" if unit else ""
-    shown = repr(value) if isinstance(value, str) else value
+    shown = repr(value) if isinstance(value, str) else str(value)
+    shown = shown if len(shown) <= 40 else f"{shown[:37]}..."
     prefix = f"{where}: " if where else ""
     refused = error(f"{prefix}must be {kind} between {low:g} and {high:g}{unit}, got {shown}")
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise refused
     if isinstance(value, float) and not math.isfinite(value):
         raise refused
-    if integer and not float(value).is_integer():
+    if integer and isinstance(value, float) and not value.is_integer():
         raise refused
     if not low <= value <= high:
         raise refused
