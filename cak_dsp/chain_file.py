@@ -159,9 +159,11 @@ def _builtin_plugin(name: str, fields: dict, base_dir: Path, where: str):
         try:
             setattr(plugin, key, value)
         except (TypeError, OverflowError):
-            raise ChainError(f"{where}: {name} parameter {key!r} cannot be {_shown(value)} (expected a number)") from None
+            raise ChainError(f"{where}: {name} parameter {key!r} cannot be {_shown(value)} "
+                             "(expected a number)") from None
         except ValueError as exc:
-            raise ChainError(f"{where}: {name} parameter {key!r} cannot be {_shown(value)} ({first_line(exc)})") from None
+            raise ChainError(f"{where}: {name} parameter {key!r} cannot be {_shown(value)} "
+                             f"({first_line(exc)})") from None
     return plugin
 
 

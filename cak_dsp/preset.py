@@ -233,7 +233,8 @@ class _Validator:
             raise self.error(label, "contains NaN or infinity")
         lo, hi = RANGES[label]
         if np.any(np.abs(weight) > hi):
-            raise self.error(label, f"every tap must be between {lo:g} and {hi:g}, got {weight.flat[np.argmax(np.abs(weight))]}")
+            worst = weight.flat[np.argmax(np.abs(weight))]
+            raise self.error(label, f"every tap must be between {lo:g} and {hi:g}, got {worst}")
         weight.setflags(write=False)
         return weight
 

@@ -49,7 +49,8 @@ def test_a_file_size_limit_fails_the_render_and_keeps_the_old_output(tmp_path: P
     old = _noise(tmp_path / "old.wav", 0.5, seed=9).read_bytes()
     for short_by in (1, 2000, size // 2):
         out.write_bytes(old)
-        done = run_cak(["render", "-q", "--force", "in.wav", out.name], tmp_path, preexec_fn=_file_limit(size - short_by))
+        done = run_cak(["render", "-q", "--force", "in.wav", out.name], tmp_path,
+                       preexec_fn=_file_limit(size - short_by))
         check_outcome(done, out, None, tmp_path, {"in.wav", "old.wav"}, before=old)
         assert done.returncode == 2 and "output incomplete" in done.stderr, (short_by, done.stderr)
 
