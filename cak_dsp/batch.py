@@ -261,8 +261,8 @@ def _run(job: RenderJob, todo: list[tuple[str, str]], jobs: int, cluster: str | 
 def _run_local(job: RenderJob, todo: list[tuple[str, str]], workers: int, should_stop: Callable[[], bool]):
     """Files on ``workers`` processes, at most one each in flight, so that none starts once
     ``should_stop()``. On any exception (the caller's Ctrl-C) the workers are told to drop their
-    files at the next block, killed if they have not within ``ABORT_WAIT`` seconds, and the
-    temporary outputs of the files in flight are removed."""
+    files at the next block, given ``ABORT_WAIT`` seconds to, then killed, and the temporary
+    outputs of the files in flight are removed."""
     context = _worker_context()
     before = set(active_children())
     with _helpers_shielded():
@@ -288,9 +288,9 @@ def _run_local(job: RenderJob, todo: list[tuple[str, str]], workers: int, should
         raise OSError("a render worker process died (killed?); the files in progress were not written") from None
     except BaseException:
         abort.set()
-        if wait(running, timeout=ABORT_WAIT).not_done:
-            for process in set(active_children()) - before:
-                process.kill()
+        wait(running, timeout=ABORT_WAIT)
+        for process in set(active_children()) - before:
+            process.kill()  # also those still starting, which would fail loudly once cak has exited
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
