@@ -6,6 +6,7 @@ the final name, and an existing file is only replaced once the new one is comple
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import tempfile
 from collections.abc import Iterator
@@ -17,7 +18,8 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path in the target's folder; rename it to ``target`` on success.
 
     The temporary name keeps the target's suffix so that format detection by extension
-    (soundfile, matplotlib) works on it. On any exception the temporary file is removed.
+    (soundfile, matplotlib) works on it. The file is synced to the disk before the rename. On
+    any exception (an interrupt too) the temporary file is removed.
     """
     target = Path(target)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".part{target.suffix}", dir=target.parent)
@@ -26,10 +28,29 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     try:
         yield tmp_path
         os.chmod(tmp_path, 0o666 & ~_umask())
+        _sync(tmp_path)
         os.replace(tmp_path, target)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def remove_leftovers(target: str | os.PathLike[str]) -> None:
+    """Remove the temporary files of ``target`` that a writer killed outright left behind (the
+    names :func:`atomic_path` gives them); only for a target no other writer is working on."""
+    target = Path(target)
+    for leftover in target.parent.glob(f".{glob.escape(target.name)}.*.part{glob.escape(target.suffix)}"):
+        leftover.unlink(missing_ok=True)
+
+
+def _sync(path: Path) -> None:
+    """Flush ``path`` to the disk: a write the filesystem deferred (delayed allocation on a full
+    disk) fails here, before the rename, rather than after it."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _umask() -> int:

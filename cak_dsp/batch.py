@@ -7,30 +7,50 @@
     report = render_folder("in/", "out/", job, cluster="tcp://scheduler:8786")   # Dask
 
 Each file is one task, ``render_one(job, src, dst)``: it builds the chain once per worker
-(and thread), renders the file atomically on one core (``--jobs`` is the batch's parallelism), and returns a :class:`FileResult`; it never raises,
-so one bad file never stops the batch and its error names it. Outputs keep their relative
+(and thread), renders the file atomically on one core (``--jobs`` is the batch's
+parallelism), and returns a :class:`FileResult`; it never raises,
+so one bad file never stops the batch and its error names it. Stopping: ``should_stop`` is
+asked before each file starts (a first Ctrl-C: the files in progress finish, no new one
+starts); an exception in the caller (a second Ctrl-C) tells the local workers to drop their
+files at the next block, whose temporary outputs are then removed. Workers ignore SIGINT
+(the caller decides) and drop their files on SIGTERM or SIGHUP. Outputs keep their relative
 paths and formats; files whose output exists are skipped unless ``job.force``. Dask is only
 imported when a cluster address is given (``pip install 'cak[cluster]'``); its workers need
 cak installed, as any Dask worker needs the code it runs.
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from multiprocessing import active_children, forkserver, get_context
 from pathlib import Path
 
+from .atomic import remove_leftovers
 from .automation import Automation
 from .chain import Chain
 from .errors import first_line
+from .limits import check_jobs
 from .file_render import READ_FORMATS, render_file
 from .cak_stage import Cak
 from .normalization import DEFAULT_MODE
 
 _OUTPUT_SUFFIX = {".aif": ".aiff"}
+ABORT_WAIT = 1.0  # seconds the workers get to drop their files once the batch stops at once
 _local = threading.local()
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+_abort = None  # in a worker process: the batch's multiprocessing Event "stop now"
+_signalled = False  # in a worker process: SIGTERM or SIGHUP arrived
+
+
+class RenderAborted(Exception):
+    """The batch was stopped at once while this file was in progress (it was not written)."""
 
 
 @dataclass(frozen=True)
@@ -107,16 +127,62 @@ def render_one(job: RenderJob, src: str, dst: str) -> FileResult:
     """Render one file for a batch; never raises (the error comes back in the result)."""
     start = time.perf_counter()
     try:
+        _check_abort()
         chain = _chain_for(job)
         Path(dst).parent.mkdir(parents=True, exist_ok=True)
         report = render_file(src, dst, chain, texture=job.knob, tail=job.tail, sample_rate=job.sample_rate,
-                             bit_depth=job.bit_depth, force=job.force, threads=1)
+                             bit_depth=job.bit_depth, force=job.force, threads=1,
+                             progress=_check_abort)
     except Exception as exc:  # noqa: BLE001 - one bad file must never stop the batch
         message = first_line(exc)
         if src not in message:
             message = f"{src}: {message}"
         return FileResult(src, dst, message, seconds=time.perf_counter() - start)
     return FileResult(src, dst, None, report.samples, report.sample_rate, time.perf_counter() - start)
+
+
+def _check_abort(_samples: int = 0) -> None:
+    """In a worker, between blocks: stop this file if the batch was stopped at once."""
+    if _signalled or (_abort is not None and _abort.is_set()):
+        raise RenderAborted("interrupted; not written")
+
+
+def _worker_init(abort) -> None:
+    """A local worker: Ctrl-C is the caller's to handle; SIGTERM and SIGHUP stop its file in
+    progress at the next block (its temporary output is removed). Workers start with the stop
+    signals ignored (:func:`_helpers_shielded`)."""
+    global _abort
+    _abort = abort
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _on_stop_signal)
+
+
+def _on_stop_signal(signum: int, frame) -> None:
+    global _signalled
+    _signalled = True
+
+
+@contextlib.contextmanager
+def _helpers_shielded():
+    """Start multiprocessing's fork server and resource tracker with the stop signals ignored, a
+    disposition they inherit, and so do the workers the fork server forks: a Ctrl-C sent to the
+    whole process group then never kills a helper half-started (the fork server imports cak
+    first, the workers install their handlers in :func:`_worker_init`). The caller has them
+    blocked meanwhile, so that a signal to it waits (Linux keeps a blocked signal pending even
+    while ignored) and arrives once its own handlers are back. Only the main thread can set
+    handlers: called from another thread, the helpers start unshielded."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in _STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
 
 
 def _chain_for(job: RenderJob) -> Chain:
@@ -152,14 +218,15 @@ def plan(src_dir: str | os.PathLike[str], dst_dir: str | os.PathLike[str]) -> li
 def render_folder(src_dir: str | os.PathLike[str], dst_dir: str | os.PathLike[str], job: RenderJob,
                   jobs: int = 1, cluster: str | None = None,
                   on_result: Callable[[FileResult], None] | None = None,
-                  on_plan: Callable[[int], None] | None = None) -> BatchReport:
+                  on_plan: Callable[[int], None] | None = None,
+                  should_stop: Callable[[], bool] | None = None) -> BatchReport:
     """Render every audio file under ``src_dir`` into ``dst_dir`` (same relative paths).
 
     ``jobs`` local processes, or the Dask cluster at ``cluster``. ``on_plan`` hears how many
     files will be rendered, ``on_result`` each result as it arrives (for a progress bar).
+    Once ``should_stop()`` is true no new file starts (locally; Dask gets every file at once).
     """
-    if jobs < 1:
-        raise ValueError(f"--jobs must be at least 1, got {jobs}")
+    check_jobs(jobs, "--jobs")
     start = time.perf_counter()
     report = BatchReport()
     todo = []
@@ -172,7 +239,7 @@ def render_folder(src_dir: str | os.PathLike[str], dst_dir: str | os.PathLike[st
         on_plan(len(todo))
     if todo:
         Path(dst_dir).mkdir(parents=True, exist_ok=True)
-    for result in _run(job, todo, jobs, cluster):
+    for result in _run(job, todo, jobs, cluster, should_stop or (lambda: False)):
         (report.failed if result.error else report.rendered).append(result)
         if on_result is not None:
             on_result(result)
@@ -180,31 +247,63 @@ def render_folder(src_dir: str | os.PathLike[str], dst_dir: str | os.PathLike[st
     return report
 
 
-def _run(job: RenderJob, todo: list[tuple[str, str]], jobs: int, cluster: str | None):
+def _run(job: RenderJob, todo: list[tuple[str, str]], jobs: int, cluster: str | None,
+         should_stop: Callable[[], bool]):
     if cluster is not None:
         yield from _run_on_dask(job, todo, cluster)
     elif jobs == 1 or len(todo) <= 1:
         for src, dst in todo:
+            if should_stop():
+                return
             yield render_one(job, src, dst)
     else:
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+        yield from _run_local(job, todo, min(jobs, len(todo)), should_stop)
 
-        with ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=_worker_context()) as pool:
-            futures = [pool.submit(render_one, job, src, dst) for src, dst in todo]
-            try:
-                for future in as_completed(futures):
-                    yield future.result()
-            except BaseException:
-                pool.shutdown(wait=True, cancel_futures=True)
-                raise
+
+def _run_local(job: RenderJob, todo: list[tuple[str, str]], workers: int, should_stop: Callable[[], bool]):
+    """Files on ``workers`` processes, at most one each in flight, so that none starts once
+    ``should_stop()``. On any exception (the caller's Ctrl-C) the workers are told to drop their
+    files at the next block, given ``ABORT_WAIT`` seconds to, then killed, and the temporary
+    outputs of the files in flight are removed."""
+    context = _worker_context()
+    before = set(active_children())
+    with _helpers_shielded():
+        forkserver.ensure_running()
+        abort = context.Event()
+    waiting = iter(todo)
+    running: dict = {}
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init, initargs=(abort,))
+    try:
+        while True:
+            while len(running) < workers and not (should_stop() or abort.is_set()):
+                item = next(waiting, None)
+                if item is None:
+                    break
+                running[pool.submit(render_one, job, *item)] = item
+            if not running:
+                break
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                running.pop(future)
+                yield future.result()
+    except BrokenProcessPool:
+        raise OSError("a render worker process died (killed?); the files in progress were not written") from None
+    except BaseException:
+        abort.set()
+        wait(running, timeout=ABORT_WAIT)
+        for process in set(active_children()) - before:
+            process.kill()  # also those still starting, which would fail loudly once cak has exited
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        for _src, dst in running.values():
+            remove_leftovers(dst)
 
 
 def _worker_context():
     """Fork workers from a server that has imported cak and loaded the engine's compiled code
     once (:mod:`cak_dsp.batch_preload`), so no worker pays that start-up again; no fork of a
     threaded parent."""
-    from multiprocessing import get_context
-
     context = get_context("forkserver")
     context.set_forkserver_preload([__name__, "cak_dsp.batch_preload"])
     return context

@@ -27,7 +27,7 @@ import numpy as np
 from .preset import Preset
 from .render import texture_curve
 from .cak_stage import Cak
-from .plugin_stage import PluginStage
+from .plugin_stage import PluginStage, StageError
 
 CHUNK = 1 << 14
 
@@ -50,7 +50,8 @@ class Chain:
     ``names`` (one per stage, None for unnamed) let control targets say ``hp.cutoff_frequency_hz``;
     ``controls``, when set (:mod:`cak_dsp.controls`), moves stage parameters at control-block
     boundaries. ``specs`` and ``base_dir`` are the chain file's stage descriptions and folder
-    when the chain was loaded from one (:mod:`cak_dsp.chain_save` keeps their fields).
+    when the chain was loaded from one (:mod:`cak_dsp.chain_save` keeps their fields), and
+    ``source`` its path, which a stage's error at ``prepare`` then names.
     """
 
     def __init__(self, stages: Sequence, names: Sequence[str | None] | None = None) -> None:
@@ -63,6 +64,7 @@ class Chain:
         self.controls = None
         self.specs: list[dict] | None = None
         self.base_dir = None
+        self.source: str | None = None
         self._prepared: tuple[int, int, int] | None = None
 
     def __repr__(self) -> str:
@@ -87,9 +89,14 @@ class Chain:
 
     # -- streaming --------------------------------------------------------------------------
     def prepare(self, sample_rate: int, max_block: int, channels: int) -> None:
-        """Prepare every stage; plugin stages measure their hold-back here."""
-        for stage in self.stages:
-            stage.prepare(int(sample_rate), int(max_block), int(channels))
+        """Prepare every stage; plugin stages measure their hold-back here (and a stage that
+        cannot stream is refused: :class:`~cak_dsp.plugin_stage.StageError` naming it)."""
+        for i, stage in enumerate(self.stages):
+            try:
+                stage.prepare(int(sample_rate), int(max_block), int(channels))
+            except StageError as exc:
+                where = f"{self.source}: " if self.source else ""
+                raise StageError(f"{where}stage {i + 1}: {exc}") from None
         self._prepared = (int(sample_rate), int(max_block), int(channels))
         if self.controls is not None:
             self.controls.prepare(int(sample_rate))

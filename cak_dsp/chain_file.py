@@ -67,7 +67,10 @@ def load_chain(path: str | os.PathLike[str]) -> Chain:
         else:
             data = json.loads(text)
     except (ValueError, ImportError) as exc:
-        raise ChainError(f"{path}: not a valid {path.suffix.lstrip('.').upper() or 'JSON'} chain file ({exc})") from None
+        raise ChainError(f"{path}: not a valid {path.suffix.lstrip('.').upper() or 'JSON'} chain file "
+                         f"({first_line(exc)})") from None
+    except RecursionError:
+        raise ChainError(f"{path}: not a chain file: nested too deeply") from None
     return chain_from_description(data, base_dir=path.parent, source=str(path))
 
 
@@ -85,7 +88,7 @@ def chain_from_description(data: dict, base_dir: str | os.PathLike[str] = ".", s
     base_dir = Path(base_dir)
     chain = Chain([_stage(spec, base_dir, f"{source}: stage {i + 1}") for i, spec in enumerate(stages)],
                   names=_stage_names(stages, source))
-    chain.specs, chain.base_dir = stages, base_dir  # for cak_dsp.chain_save
+    chain.specs, chain.base_dir, chain.source = stages, base_dir, source  # for cak_dsp.chain_save and messages
     return chain
 
 
@@ -155,10 +158,12 @@ def _builtin_plugin(name: str, fields: dict, base_dir: Path, where: str):
             raise ChainError(f"{where}: {name} parameter {key!r} must be a finite number, got {value!r}")
         try:
             setattr(plugin, key, value)
-        except TypeError:
-            raise ChainError(f"{where}: {name} parameter {key!r} cannot be {value!r} (expected a number)") from None
+        except (TypeError, OverflowError):
+            raise ChainError(f"{where}: {name} parameter {key!r} cannot be {_shown(value)} "
+                             "(expected a number)") from None
         except ValueError as exc:
-            raise ChainError(f"{where}: {name} parameter {key!r} cannot be {value!r} ({first_line(exc)})") from None
+            raise ChainError(f"{where}: {name} parameter {key!r} cannot be {_shown(value)} "
+                             f"({first_line(exc)})") from None
     return plugin
 
 
@@ -192,6 +197,12 @@ def _check_fields(fields: dict, allowed: set[str], where: str) -> None:
     unknown = sorted(set(fields) - allowed)
     if unknown:
         raise ChainError(f"{where}: unknown field {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}")
+
+
+def _shown(value: object, limit: int = 40) -> str:
+    """``repr(value)``, shortened for a one-line message."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit - 3]}..."
 
 
 def _parameters(cls: type) -> list[str]:

@@ -95,8 +95,12 @@ def run_demo(preset: Preset, texture: float, out_dir: Path, mode: str = DEFAULT_
     wet = render(dry, DEMO_RATE, preset, texture, mode=mode, level=level, soft_clip=soft_clip)
     paths = {"dry": out_dir / "dry.wav", "wet": out_dir / "wet.wav", "spectrogram": out_dir / "spectrogram.png"}
     for key, audio in (("dry", dry), ("wet", wet)):
-        with atomic_path(paths[key]) as tmp:
-            sf.write(str(tmp), audio.T, DEMO_RATE, subtype="FLOAT")
+        try:
+            with atomic_path(paths[key]) as tmp:
+                sf.write(str(tmp), audio.T, DEMO_RATE, subtype="FLOAT")
+        except RuntimeError as exc:  # libsndfile's errors: a full disk, a file size limit
+            raise OSError(f"{paths[key]}: cannot write ({str(exc).strip() or type(exc).__name__}: disk full or "
+                          "a file size limit?); nothing was replaced") from None
     with atomic_path(paths["spectrogram"]) as tmp:
         plot_spectrograms(dry, wet, DEMO_RATE, tmp, f"CAK '{preset.name}', texture {texture}, {mode} mode, "
                                                     f"level {level}{', soft clip' if soft_clip else ''}")

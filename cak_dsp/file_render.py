@@ -7,11 +7,15 @@ chain with a ``level="match"`` CAK stage reads the file twice: the first pass me
 when CAK is the chain's first stage, keeps its engine's output for the second, up to a few
 minutes' worth, so the engine runs once). The
 output is written to a temporary file beside its final name and renamed only when complete:
-an interrupted render (Ctrl-C, crash, full disk) leaves nothing under the final name, and the
-input is only ever read.
+every write and the close are checked, and the temporary file is read back (libsndfile) and
+must hold exactly the samples rendered, so a full disk or a file size limit fails the render
+and leaves an existing output untouched; an interrupted render (Ctrl-C, crash) leaves nothing
+under the final name, and the input is only ever read. A WAV or AIFF input whose data stops
+before its header says is refused, never padded with silence.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,6 +28,7 @@ from .automation import Automation
 from .chain import Chain
 from .channel_threads import default_threads
 from .errors import first_line
+from .limits import check_channels, check_sample_rate, check_tail
 
 BLOCK = 1 << 15
 READ_FORMATS = (".aif", ".aiff", ".flac", ".mp3", ".ogg", ".wav")
@@ -79,6 +84,9 @@ def render_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], chain:
     check_paths(src, dst, force)
     if bit_depth is not None and bit_depth not in BIT_DEPTHS:
         raise ValueError(f"bit depth must be one of {', '.join(map(str, BIT_DEPTHS))}, got {bit_depth}")
+    tail = check_tail(tail)
+    if sample_rate is not None:
+        sample_rate = check_sample_rate(sample_rate, "sample rate")
     try:
         source = AudioFile(str(src))
     except (ValueError, RuntimeError, OSError) as exc:
@@ -86,18 +94,21 @@ def render_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], chain:
     with source:
         if source.frames == 0:
             raise ValueError(f"{src}: empty audio file (0 samples)")
-        rate = int(sample_rate or round(source.samplerate))
+        check_sample_rate(round(source.samplerate), f"{src}: sample rate")
+        channels = check_channels(source.num_channels, f"{src}: channel count")
+        _check_whole(src, source.frames)
+        rate = sample_rate or int(round(source.samplerate))
         reader = source if rate == source.samplerate else source.resampled_to(float(rate))
-        channels = source.num_channels
         depth = bit_depth or _FILE_BITS.get(source.file_dtype, 24)
         if dst.suffix.lower() == ".flac":
             depth = min(depth, 24)
         n = int(reader.frames)
         for stage in chain.cak_stages:
             stage.threads = default_threads(channels) if threads is None else int(threads)
+        tail_samples = int(round(tail * rate))
         chain.prepare(rate, BLOCK, channels)
         if on_length is not None:
-            on_length(n + int(round(tail * rate)) + (n if chain.measures_level else 0))
+            on_length(n + tail_samples + (n if chain.measures_level else 0))
         latency = chain.latency_samples
         automation = None
         if isinstance(texture, Automation):
@@ -108,13 +119,87 @@ def render_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], chain:
             chain.measure_levels(_counted(_blocks(reader, src), progress), automation, replay=tail == 0)
             reader.seek(0)
         with atomic_path(dst) as tmp:
-            with AudioFile(str(tmp), "w", rate, channels, bit_depth=depth) as sink:
-                for block in chain.stream(_blocks(reader, src), automation, int(round(tail * rate))):
-                    sink.write(np.clip(block, -1.0, 1.0) if depth < 32 else block)
-                    if progress is not None:
-                        progress(block.shape[1])
+            written = _write(tmp, dst, chain.stream(_blocks(reader, src), automation, tail_samples), rate,
+                             channels, depth, progress)
+            _check_complete(tmp, dst, written, n + tail_samples)
         chain.reset()
     return RenderReport(src, dst, rate, channels, n, latency)
+
+
+def _write(tmp: Path, dst: Path, blocks: Iterator[np.ndarray], rate: int, channels: int, depth: int,
+           progress: Callable[[int], None] | None) -> int:
+    """Write ``blocks`` to ``tmp``; returns the samples written. A failed write or close (full
+    disk, file size limit) raises one line naming ``dst``."""
+    from pedalboard.io import AudioFile
+
+    written = 0
+    try:
+        with AudioFile(str(tmp), "w", rate, channels, bit_depth=depth) as sink:
+            for block in blocks:
+                sink.write(np.clip(block, -1.0, 1.0) if depth < 32 else block)
+                written += block.shape[1]
+                if progress is not None:
+                    progress(block.shape[1])
+    except ValueError as exc:  # a format that cannot take this rate or bit depth
+        raise ValueError(f"{dst}: {first_line(exc)}") from None
+    except RuntimeError as exc:
+        raise _incomplete(dst, f"writing failed: {first_line(exc).rstrip('.')}") from None
+    return written
+
+
+def _check_complete(tmp: Path, dst: Path, written: int, expected: int) -> None:
+    """Refuse to publish ``tmp`` unless the render made ``expected`` samples and the file holds
+    them all, read back by libsndfile (which, unlike the writer, notices a short file)."""
+    import soundfile as sf
+
+    if written != expected:
+        raise _incomplete(dst, f"the render made {written} of {expected} samples")
+    try:
+        with _c_stderr_silenced(), sf.SoundFile(str(tmp)) as f:
+            if tmp.suffix.lower() in (".wav", ".aiff"):
+                on_disk = f.frames  # libsndfile counts only the sample frames really present
+            else:
+                on_disk = 0
+                while block := len(f.read(BLOCK, dtype="float32")):
+                    on_disk += block
+    except (RuntimeError, sf.LibsndfileError) as exc:
+        raise _incomplete(dst, f"it does not read back ({first_line(exc).rstrip('.')})") from None
+    if on_disk != expected:
+        raise _incomplete(dst, f"it holds {on_disk} of {expected} samples")
+
+
+@contextlib.contextmanager
+def _c_stderr_silenced() -> Iterator[None]:
+    """Descriptor 2 to /dev/null: libmpg123 prints its warnings about a cut MP3 there itself,
+    and the check that reads it back reports in one line of its own."""
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _incomplete(dst: Path, detail: str) -> OSError:
+    return OSError(f"{dst}: output incomplete, {detail} (disk full or a file size limit?); nothing was replaced")
+
+
+def _check_whole(src: Path, frames: int) -> None:
+    """Refuse a WAV or AIFF whose data stops before its header says (a partial copy or download):
+    pedalboard would pad it with silence; libsndfile counts the samples really there."""
+    import soundfile as sf
+
+    if src.suffix.lower() not in (".wav", ".aif", ".aiff"):
+        return
+    try:
+        present = sf.info(str(src)).frames
+    except (RuntimeError, sf.LibsndfileError):
+        return  # a file only pedalboard reads: it alone decides
+    if present < frames:
+        raise ValueError(f"{src}: truncated: its header promises {frames} samples but the file holds {present}; "
+                         "refused (repair it or export it again)")
 
 
 def _counted(blocks: Iterator[np.ndarray], progress: Callable[[int], None] | None) -> Iterator[np.ndarray]:

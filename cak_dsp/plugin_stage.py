@@ -31,6 +31,7 @@ from .plugin_layout import LayoutError, adapt, choose_layout
 from .plugin_probe import ParameterInfo, accepted_channels, parameter_infos
 
 PROBE_SECONDS = 1.0
+STREAM_PROBE_BLOCK = 256  # a live block size: a plugin must give output streamed in such blocks
 
 
 class StageError(ValueError):
@@ -123,6 +124,8 @@ class PluginStage:
         self.channels = int(channels)
         self._fit_layout()
         self._check_frequencies()
+        if self.max_block > STREAM_PROBE_BLOCK:
+            self._check_streams()
         self.latency_samples = self._probe_hold_back()
         self._fifo = np.zeros((channels, self.latency_samples + self.max_block), np.float32)
         self.reset()
@@ -166,9 +169,25 @@ class PluginStage:
                 fed += size
                 worst = max(worst, fed - emitted)
             if emitted == 0:
-                raise StageError(f"{self.name}: produced no output when streamed block by block "
-                                 f"(pedalboard cannot run it in a chain); remove it from the chain")
+                raise self._cannot_stream()
         return worst
+
+    def _check_streams(self) -> None:
+        """Refuse a plugin that gives no output when streamed in live-sized blocks, as a live
+        chain does, also where the blocks are large (offline): there pedalboard's PitchShift,
+        for one, comes out after a long delay but silent. Streams ``PROBE_SECONDS`` of silence
+        in blocks of ``STREAM_PROBE_BLOCK`` samples after a reset and a primer of that size."""
+        size = max(STREAM_PROBE_BLOCK, self.channels + 1)
+        self._runner.reset()
+        zeros = np.zeros((self.channels, size), np.float32)
+        emitted = sum(self._run(zeros, size).shape[1] for _ in range(int(PROBE_SECONDS * self.sample_rate) // size + 1))
+        self._runner.reset()
+        if emitted == 0:
+            raise self._cannot_stream()
+
+    def _cannot_stream(self) -> StageError:
+        return StageError(f"{self.name}: produced no output when streamed block by block "
+                          f"(pedalboard cannot run it in a chain); remove it from the chain")
 
     def _reset_plugin(self) -> int:
         """Reset the plugin and prepare it for ``max_block``; returns the primer samples still owed."""
@@ -176,8 +195,8 @@ class PluginStage:
         primer = np.zeros((self.channels, max(self.max_block, self.channels + 1)), np.float32)
         return primer.shape[1] - self._run(primer).shape[1]
 
-    def _run(self, block: np.ndarray) -> np.ndarray:
-        return self._runner.process(block, self.sample_rate, buffer_size=self.max_block, reset=False)
+    def _run(self, block: np.ndarray, buffer_size: int | None = None) -> np.ndarray:
+        return self._runner.process(block, self.sample_rate, buffer_size=buffer_size or self.max_block, reset=False)
 
     def process(self, block: np.ndarray, out: np.ndarray, texture: np.ndarray | None = None) -> np.ndarray:
         """Process ``block`` (channels, n >= 1) into ``out``."""

@@ -21,7 +21,6 @@ See ``docs/presets.md`` for the full description.
 from __future__ import annotations
 
 import json
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,11 +29,28 @@ from typing import Any
 import numpy as np
 
 from .atomic import write_text_atomic
+from .limits import check_number, check_sample_rate
 from .residual import gate, residual_gain
 
 FORMAT_NAME = "cak-preset"
 FORMAT_VERSION = 1
 WINDOWS = ("hann",)
+N_FFT_RANGE = (64, 16384)  # a power of two
+MIN_OVERLAP, MAX_OVERLAP = 2, 16  # hop between n_fft / 16 and n_fft / 2
+# Every number a preset holds lies in a range wide enough for any trained kernel and narrow
+# enough that the engine's float32 arithmetic stays finite (alpha 1e300 would silence it).
+RANGES: dict[str, tuple[float, float]] = {
+    "kernel.weight": (-100.0, 100.0),
+    "kernel.bias": (-100.0, 100.0),
+    "kernel.scale": (-100.0, 100.0),
+    "kernel.threshold": (-10.0, 10.0),
+    "kernel.temperature": (1e-3, 1e3),
+    "normalization.alpha": (1e-6, 1e6),
+    "normalization.global_low": (-100.0, 100.0),
+    "normalization.global_high": (-100.0, 100.0),
+    "normalization.gamma": (0.01, 10.0),
+}
+MIN_SPAN = 1e-3  # global_high - global_low
 
 
 class PresetError(ValueError):
@@ -131,18 +147,23 @@ class Preset:
         if window not in WINDOWS:
             raise v.error("stft.window", f"unsupported window {window!r}; supported: {', '.join(WINDOWS)}")
         n_fft = v.get(stft, "n_fft", int, "stft.n_fft")
-        if n_fft < 16 or n_fft % 2:
-            raise v.error("stft.n_fft", f"must be an even integer >= 16, got {n_fft}")
+        lo, hi = N_FFT_RANGE
+        if not (lo <= n_fft <= hi and n_fft & (n_fft - 1) == 0):
+            raise v.error("stft.n_fft", f"must be a power of two between {lo} and {hi}, got {n_fft}")
         hop = v.get(stft, "hop", int, "stft.hop")
-        if not 1 <= hop <= n_fft // 2:
-            raise v.error("stft.hop", f"must be between 1 and n_fft/2 = {n_fft // 2}, got {hop}")
+        if not n_fft // MAX_OVERLAP <= hop <= n_fft // MIN_OVERLAP:
+            raise v.error("stft.hop", f"must be between n_fft/{MAX_OVERLAP} = {n_fft // MAX_OVERLAP} and "
+                                      f"n_fft/{MIN_OVERLAP} = {n_fft // MIN_OVERLAP}, got {hop}")
         sample_rate = v.get(stft, "sample_rate", int, "stft.sample_rate")
-        if sample_rate < 1000:
-            raise v.error("stft.sample_rate", f"must be at least 1000 Hz, got {sample_rate}")
+        try:
+            check_sample_rate(sample_rate, "")
+        except ValueError as exc:
+            raise v.error("stft.sample_rate", str(exc)) from None
         low = v.number(norm, "global_low", "normalization.global_low")
         high = v.number(norm, "global_high", "normalization.global_high")
-        if not high > low:
-            raise v.error("normalization.global_high", f"must be greater than global_low ({low}), got {high}")
+        if not high - low >= MIN_SPAN:
+            raise v.error("normalization.global_high", f"must exceed global_low ({low}) by at least {MIN_SPAN:g}, "
+                                                       f"got {high}")
         return cls(
             name=v.get(data, "name", str),
             description=v.get(data, "description", str),
@@ -150,11 +171,11 @@ class Preset:
             bias=v.number(kernel, "bias", "kernel.bias"),
             scale=v.number(kernel, "scale", "kernel.scale"),
             threshold=v.number(kernel, "threshold", "kernel.threshold"),
-            temperature=v.number(kernel, "temperature", "kernel.temperature", positive=True),
-            alpha=v.number(norm, "alpha", "normalization.alpha", positive=True),
+            temperature=v.number(kernel, "temperature", "kernel.temperature"),
+            alpha=v.number(norm, "alpha", "normalization.alpha"),
             global_low=low,
             global_high=high,
-            gamma=v.number(norm, "gamma", "normalization.gamma", positive=True),
+            gamma=v.number(norm, "gamma", "normalization.gamma"),
             sample_rate=sample_rate,
             n_fft=n_fft,
             hop=hop,
@@ -182,17 +203,17 @@ class _Validator:
             raise self.error(label, f"expected {kind.__name__}, got {type(value).__name__} {value!r}"[:200])
         return value
 
-    def number(self, obj: dict, key: str, label: str, positive: bool = False) -> float:
+    def number(self, obj: dict, key: str, label: str) -> float:
+        """A finite number within ``RANGES[label]``."""
         if key not in obj:
             raise self.error(label, "missing")
         value = obj[key]
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.error(label, f"expected a number, got {type(value).__name__} {value!r}"[:200])
-        if not math.isfinite(value):
-            raise self.error(label, f"must be finite, got {value!r}")
-        if positive and not value > 0:
-            raise self.error(label, f"must be > 0, got {value!r}")
-        return float(value)
+        try:
+            return float(check_number(value, "", *RANGES[label]))
+        except ValueError as exc:
+            raise self.error(label, str(exc)[:200]) from None
 
     def matrix3(self, obj: dict, key: str, label: str) -> np.ndarray:
         if key not in obj:
@@ -204,9 +225,16 @@ class _Validator:
         flat = [x for r in rows for x in r]
         if any(isinstance(x, bool) or not isinstance(x, (int, float)) for x in flat):
             raise self.error(label, "expected numbers only")
-        weight = np.array(rows, dtype=np.float64)
+        try:
+            weight = np.array(rows, dtype=np.float64)
+        except OverflowError:
+            raise self.error(label, "contains a number too large for a float") from None
         if not np.all(np.isfinite(weight)):
             raise self.error(label, "contains NaN or infinity")
+        lo, hi = RANGES[label]
+        if np.any(np.abs(weight) > hi):
+            worst = weight.flat[np.argmax(np.abs(weight))]
+            raise self.error(label, f"every tap must be between {lo:g} and {hi:g}, got {worst}")
         weight.setflags(write=False)
         return weight
 
@@ -224,4 +252,6 @@ def load_preset(path: str | os.PathLike[str]) -> Preset:
         data = json.loads(text, parse_constant=lambda name: float(name))
     except json.JSONDecodeError as exc:
         raise PresetError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    except RecursionError:
+        raise PresetError(f"{path}: not a preset: nested too deeply") from None
     return Preset.from_dict(data, source=str(path))

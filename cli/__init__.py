@@ -6,44 +6,69 @@ One module per command (:mod:`.render`, :mod:`.preset`, :mod:`.demo`, :mod:`.liv
 several commands share are defined once, in :mod:`.options`. Each command module's
 ``add_parser(sub)`` adds its parser and sets its handler. Only ``cak preset import`` and
 ``cak train`` load torch, and only when they run; the live host is imported only by the
-commands that use it.
+commands that use it. Every command but ``cak live`` stops on SIGINT, SIGTERM and SIGHUP
+alike (:mod:`.interrupts`); errors are one line, never a traceback.
 """
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
-from . import chain, demo, devices, live, plugins, preset, render, train
-from .options import EXIT_ERROR
+from .interrupts import Interrupted, stop_on_signals
 
 __all__ = ["EXIT_ERROR", "build_parser", "main"]
 
-COMMANDS = (render, preset, demo, live, devices, plugins, chain, train)
+EXIT_ERROR = 2  # a refused input or option
+
+
+def _commands() -> tuple:
+    from . import chain, demo, devices, live, plugins, preset, render, train
+
+    return render, preset, demo, live, devices, plugins, chain, train
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    from .options import OneLineParser
+
+    parser = OneLineParser(
         prog="cak",
         description="CAK: a learned 3x3 spectral audio effect (arXiv 2508.02643) as a real-time instrument. "
                     "The texture knob c runs from 0 (no effect, exact identity) to 2.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for command in COMMANDS:
+    for command in _commands():
         command.add_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``cak`` console script."""
+    """Entry point of the ``cak`` console script. The stop signals are handled from the start, so
+    that a Ctrl-C while cak still loads exits quietly too."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["train"]:
+        from . import train
+
         return train.run(argv[1:])
-    args = build_parser().parse_args(argv)
     try:
+        with stop_on_signals():
+            args = build_parser().parse_args(argv)
+            if not getattr(args, "own_signals", False):
+                return args.handler(args)
         return args.handler(args)
     except (OSError, ValueError) as exc:
-        print(f"cak: error: {exc}", file=sys.stderr)
+        print(f"cak: error: {_first_line(exc)}", file=sys.stderr)
         return EXIT_ERROR
-    except KeyboardInterrupt:
-        print("cak: interrupted; no partial output was left behind", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        name = f" ({exc.args[0]})" if isinstance(exc, Interrupted) else ""
+        print(f"cak: interrupted{name}; no partial output was left behind", file=sys.stderr)
+        return exc.exit_code if isinstance(exc, Interrupted) else 128 + signal.SIGINT
+    except Exception as exc:  # noqa: BLE001 - a user sees one line, never a traceback
+        print(f"cak: internal error: {type(exc).__name__}: {_first_line(exc)} (please report it)", file=sys.stderr)
+        return 1
+
+
+def _first_line(exc: BaseException) -> str:
+    from cak_dsp.errors import first_line
+
+    return first_line(exc)

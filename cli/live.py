@@ -80,7 +80,7 @@ def add_parser(sub) -> None:
                                    "comb.\nOn JACK, --blocksize 0 (the default) runs on JACK's period with no "
                                    "extra buffering; a fixed block adds one block of latency.",
                        epilog=EPILOG)
-    p.set_defaults(handler=run)
+    p.set_defaults(handler=run, own_signals=True)  # the live host stops on Ctrl-C itself
     add_preset(p)
     add_texture(p, default=0.8, help="starting texture c, 0..2 (default 0.8)")
     add_sound_options(p, live=True)

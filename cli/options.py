@@ -6,6 +6,8 @@ keeps only the options that are its own.
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from cak_dsp.level import LEVEL_MODES
@@ -13,9 +15,35 @@ from cak_dsp.normalization import DEFAULT_MODE, MODES
 from cak_dsp.presets import DEFAULT_PRESET, shipped_presets
 from cak_dsp.texture import check_texture
 
-EXIT_ERROR = 2
+from . import EXIT_ERROR
+
 MIDI_APIS = ("default", "alsa", "jack", "coremidi", "winmm")
 GEOMETRIES = ("standard", "low-latency")
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (the option, the value, the valid range)
+    pointing at ``--help``, instead of a usage block and the error."""
+
+    def error(self, message: str):
+        print(f"{self.prog}: error: {message} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(EXIT_ERROR)
+
+
+def checked(check: Callable[[float, str], float], integer: bool = False) -> Callable[[str], float]:
+    """An argparse type: the text as a number (an int when ``integer``), then ``check(value, "")``,
+    one of the :mod:`cak_dsp.limits` checks, whose one-line error argparse prefixes with the option."""
+    def parse(text: str) -> float:
+        try:
+            value = int(text) if integer else float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not {'an integer' if integer else 'a number'}: {text!r}") from None
+        try:
+            return check(value, "")
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    parse.__name__ = check.__name__
+    return parse
 
 
 def texture(text: str) -> float:

@@ -4,7 +4,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .options import add_force, add_preset
+from cak_dsp.limits import SAMPLE_RATE_RANGE, check_sample_rate
+
+from .options import add_force, add_preset, checked
 
 COMMON_RATES = (44100, 48000, 88200, 96000)
 
@@ -16,8 +18,9 @@ def add_parser(sub) -> None:
                         description="Print a preset's fields and the engine latency it implies.")
     q.set_defaults(handler=show)
     add_preset(q, positional=True)
-    q.add_argument("--sample-rate", "-r", type=int, action="append",
-                   help=f"sample rate(s) to report latency at (default: {', '.join(map(str, COMMON_RATES))})")
+    q.add_argument("--sample-rate", "-r", type=checked(check_sample_rate, integer=True), action="append",
+                   help="sample rate(s) to report latency at, {}..{} Hz (default: {})".format(
+                       *SAMPLE_RATE_RANGE, ", ".join(map(str, COMMON_RATES))))
     q = psub.add_parser("plot", help="draw a preset's kernel and its effect (PNG)",
                         description="Write a PNG with the 3x3 kernel as a frequency x time heat map, the "
                                     "residual gain against texture, and the average per-band change on the "
@@ -73,8 +76,11 @@ def plot(args: argparse.Namespace) -> int:
     output = args.output or Path(f"{preset.name}.png")
     if output.exists() and not args.force:
         raise FileExistsError(f"{output}: already exists; pass --force to overwrite it")
-    with atomic_path(output) as tmp:
-        plot_preset(preset, tmp)
+    try:
+        with atomic_path(output) as tmp:
+            plot_preset(preset, tmp)
+    except OSError as exc:
+        raise OSError(f"{output}: cannot write ({exc.strerror or exc}); nothing was replaced") from None
     print(f"wrote {output}")
     return 0
 

@@ -7,9 +7,10 @@ import textwrap
 from pathlib import Path
 
 from cak_dsp.jit_cache import announce_compile
+from cak_dsp.limits import MAX_TAIL_SECONDS, SAMPLE_RATE_RANGE, check_jobs, check_sample_rate, check_tail
 
 from .options import (add_chain, add_force, add_geometry, add_midi_map, add_preset, add_sound_options, add_texture,
-                      add_texture_cc)
+                      add_texture_cc, checked)
 
 _DESCRIPTION = textwrap.fill(
     "Process an audio file, or every audio file in a folder tree, through CAK (--preset) or a chain of pedalboard "
@@ -27,7 +28,10 @@ _EPILOG = ("chain file (JSON; TOML with [[stages]] works too):\n"
            "Any pedalboard effect by class name with its parameters; 'plugin' loads a VST3/AU.\n\n"
            "folders: cak render IN_DIR OUT_DIR renders every audio file under IN_DIR to the same relative path under "
            "OUT_DIR, skipping outputs that exist (unless --force); a bad file is reported by name and the rest go on; "
-           "the exit status is 1 if any file failed.")
+           "the exit status is 1 if any file failed. A first Ctrl-C finishes the files in progress and starts no "
+           "new one; a second (or SIGTERM, SIGHUP) stops at once. Nothing half-written is ever left behind.\n\n"
+           "exit status: 0 only when every output is complete; 2 for a refused input or option (one line names "
+           "it), 1 if files failed, 128 + the signal number when stopped (130 for Ctrl-C).")
 
 
 def add_parser(sub) -> None:
@@ -50,13 +54,16 @@ def add_parser(sub) -> None:
     add_texture_cc(p, purpose=" in --automation FILE.mid")
     add_sound_options(p, live=False)
     add_geometry(p, prefix="with --preset: ")
-    p.add_argument("--tail", type=float, default=0.0, metavar="SECONDS",
-                   help="keep this much of the chain's tail after the input ends (default 0: same length)")
-    p.add_argument("--samplerate", "-r", type=int, default=None,
-                   help="output sample rate: the input is resampled and the chain runs at this rate")
+    p.add_argument("--tail", type=checked(check_tail), default=0.0, metavar="SECONDS",
+                   help=f"keep this much of the chain's tail after the input ends, 0..{MAX_TAIL_SECONDS:g} "
+                        "(default 0: same length)")
+    p.add_argument("--samplerate", "-r", type=checked(check_sample_rate, integer=True), default=None,
+                   help="output sample rate, {}..{} Hz: the input is resampled and the chain runs at this "
+                        "rate (default: the input's)".format(*SAMPLE_RATE_RANGE))
     p.add_argument("--bit-depth", type=int, choices=(16, 24, 32), default=None,
                    help="output sample format: 16 or 24-bit integer, 32 = float (default: the input's)")
-    p.add_argument("--jobs", "-j", type=int, default=1, help="folders: files rendered in parallel (default 1)")
+    p.add_argument("--jobs", "-j", type=checked(check_jobs, integer=True), default=1,
+                   help="folders: files rendered in parallel (default 1)")
     p.add_argument("--cluster", default=None, metavar="ADDRESS",
                    help="folders: run the files on this Dask scheduler (tcp://host:8786) instead of locally")
     add_force(p, help="overwrite outputs that exist")
@@ -145,16 +152,32 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _render_folder(args: argparse.Namespace, job) -> int:
+    import threading
+
     from tqdm import tqdm
 
     from cak_dsp.batch import render_folder
 
-    with tqdm(unit="file", desc="rendering", disable=args.quiet) as bar:
+    from .interrupts import stop_on_signals
+
+    stop = threading.Event()
+
+    def wind_down() -> None:
+        stop.set()
+        print("\ncak: Ctrl-C: finishing the file(s) in progress, starting no new one; Ctrl-C again stops now",
+              file=sys.stderr)
+
+    with stop_on_signals(graceful=wind_down), tqdm(unit="file", desc="rendering", disable=args.quiet) as bar:
         report = render_folder(args.input, args.output, job, jobs=args.jobs, cluster=args.cluster,
-                               on_plan=lambda n: setattr(bar, "total", n), on_result=lambda _: bar.update())
+                               on_plan=lambda n: setattr(bar, "total", n), on_result=lambda _: bar.update(),
+                               should_stop=stop.is_set)
     speed = report.audio_seconds / report.seconds if report.seconds else 0.0
     print(f"rendered {len(report.rendered)} file(s) in {report.seconds:.1f} s ({speed:.0f}x real time), "
           f"skipped {len(report.skipped)} existing, {len(report.failed)} failed")
     for result in report.failed:
         print(f"cak: failed: {result.error}", file=sys.stderr)
+    if stop.is_set():
+        print("cak: interrupted; the files not rendered can be rendered by running the command again",
+              file=sys.stderr)
+        return 130
     return 1 if report.failed else 0

@@ -86,8 +86,8 @@ def test_mono_plugin_in_a_stereo_chain_runs_one_instance_per_channel(plugins_dir
     out = Chain([stage])(stereo_drums, RATE)
     assert stage.layout_used == "per-channel" and len(stage.instances) == 2
     assert np.array_equal(out, stereo_drums)
-    for layout, message in [("direct", r"^Latency takes mono \(1 channel\), not the chain's 2"),
-                            ("average", r"^Latency takes mono .*'average' is for a stereo plugin in a mono chain")]:
+    for layout, message in [("direct", r"^stage 1: Latency takes mono \(1 channel\), not the chain's 2"),
+                            ("average", r"^stage 1: Latency takes mono .*'average' is for a stereo plugin in a mono chain")]:
         with pytest.raises(StageError, match=message):
             Chain([ExternalStage(plugins_dir / "d_latency.vst3", layout=layout)]).prepare(RATE, 256, 2)
     bare = pytest.importorskip("pedalboard").load_plugin(str(plugins_dir / "d_latency.vst3"))
@@ -103,7 +103,7 @@ def test_stereo_plugin_in_a_mono_chain_gets_the_mono_signal_on_both_inputs(plugi
         stage = ExternalStage(plugins_dir / "d_parameters.vst3", layout=layout)
         assert np.array_equal(Chain([stage])(mono, RATE), mono)
         assert stage.layout_used == ("average" if layout == "auto" else layout)
-    with pytest.raises(StageError, match=r"^Parameters takes stereo \(2 channels\); the chain has 3 channel\(s\)"):
+    with pytest.raises(StageError, match=r"^stage 1: Parameters takes stereo \(2 channels\); the chain has 3 channel\(s\)"):
         Chain([ExternalStage(plugins_dir / "d_parameters.vst3")]).prepare(RATE, 256, 3)
 
 
@@ -196,7 +196,7 @@ def test_bad_plugins_and_values_are_one_line_each_and_render_nothing(tmp_path, p
         assert err.count("\n") == 1 and err.startswith("cak: error: "), (name, err)
         assert re.search(message, err), (name, err)
         assert not out.exists() and not list(tmp_path.glob(f".{name}.wav*")), f"{name}: nothing rendered half"
-    with pytest.raises(StageError, match=r"^Silent has no audio input and output cak can run"):
+    with pytest.raises(StageError, match=r"^stage 1: Silent has no audio input and output cak can run"):
         Chain([PluginStage(Silent())]).prepare(RATE, 256, 2)
 
 
