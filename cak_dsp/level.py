@@ -31,6 +31,7 @@ import numpy as np
 from numba import njit
 
 from .delay import DelayLine
+from .engine import SAMPLE_LIMIT
 from .residual import gate_blend
 from .vecmath import JIT, vexp
 
@@ -86,6 +87,15 @@ def ceiling_from_db(ceiling_db: float) -> float:
 
 
 @njit(**JIT)
+def _bounded(v: float) -> float:
+    """A sample as the follower measures it: NaN and infinity as silence, the rest within
+    +/-SAMPLE_LIMIT (as the engine reads its input), so garbage cannot poison its averages."""
+    if not math.isfinite(v):
+        return 0.0
+    return min(max(v, -SAMPLE_LIMIT), SAMPLE_LIMIT)
+
+
+@njit(**JIT)
 def _output_block(x, y, dry, controls, stride, fp, state):
     """``y = ceiling-clamp(blend(gain * x))`` sample by sample; ``dry`` is the input aligned with
     ``x`` (read by the follower); ``controls[i * stride]`` is the texture at sample ``i``."""
@@ -108,8 +118,10 @@ def _output_block(x, y, dry, controls, stride, fp, state):
             e_dry = 0.0
             e_wet = 0.0
             for ch in range(channels):
-                e_dry += dry[ch, i] * dry[ch, i]
-                e_wet += x[ch, i] * x[ch, i]
+                d = _bounded(dry[ch, i])
+                w_ = _bounded(x[ch, i])
+                e_dry += d * d
+                e_wet += w_ * w_
             p_dry = decay * p_dry + (1.0 - decay) * e_dry
             p_wet = decay * p_wet + (1.0 - decay) * e_wet
             if p_wet > 1e-30 and p_dry != p_wet:

@@ -219,7 +219,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--save-chain {args.save_chain}: needs --chain and a .json file name")
     start = None if chain is not None else resolve_preset(args.preset) if args.preset or not programs \
         else next(iter(programs.values()))
-    channels = args.channels or (len(args.input_channels) if args.input_channels else 2)
+    channels = args.channels if args.channels is not None else len(args.input_channels) if args.input_channels else 2
     config = LiveConfig(preset=start, texture=args.texture, mode=args.mode, level=args.level,
                         soft_clip=args.soft_clip, ceiling_db=args.ceiling_db, geometry=args.geometry,
                         input_device=args.input_device, output_device=args.output_device,

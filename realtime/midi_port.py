@@ -10,8 +10,8 @@ sees through a pipe as small tuples:
 * ``("open", port_name)`` -- the port is open (again)
 * ``("lost", None)``      -- the port vanished; it is re-opened when a matching port returns
 * ``("midi", [[bytes], ...])`` -- the messages since the last look, unparsed (the audio
-  process decides what they mean), with only the newest of each controller, program, pitch bend
-  and note (see :func:`newest`)
+  process decides what they mean), with only the newest of each controller, pitch bend and
+  note (see :func:`newest`)
 * ``("dropped", n)``      -- rtmidi's input queue overflowed: ``n`` messages lost so far
 * ``("error", text)``     -- the port cannot be opened at all (sent once, then the helper exits)
 
@@ -102,8 +102,9 @@ class _Port:
 
 def newest(messages: list[list[int]]) -> list[list[int]]:
     """``messages`` with only the last of each control change (per channel and controller),
-    note (per channel and note number, on or off), program change, pitch bend and channel
-    pressure (per channel), in the order of those last ones; anything else is kept as it is."""
+    note (per channel and note number, on or off), pitch bend and channel pressure (per
+    channel), in the order of those last ones; anything else (program changes included: each
+    one is an event) is kept as it is."""
     last: dict[tuple[int, ...], int] = {}
     keep = []
     for i, message in enumerate(messages):
@@ -113,7 +114,7 @@ def newest(messages: list[list[int]]) -> list[list[int]]:
             last[(status, message[1])] = i
         elif kind in (0x80, 0x90) and len(message) == 3:
             last[(0x90 | (status & 0x0F), message[1])] = i
-        elif kind in (0xC0, 0xD0, 0xE0):
+        elif kind in (0xD0, 0xE0):
             last[(status,)] = i
         else:
             keep.append(i)
