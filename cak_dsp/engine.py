@@ -42,7 +42,10 @@ needs no lock.
 
 Robustness. NaN or infinite input samples are replaced by silence and finite ones are clamped
 to +/-``SAMPLE_LIMIT`` before they enter the engine, so a burst of garbage leaves no trace once
-it has left the analysis window; output samples are clamped to the same limit.
+it has left the analysis window; output samples are clamped to the same limit, and any the
+engine computed as NaN or infinite are silenced and counted (:attr:`CakEngine.nonfinite_samples`).
+Blocks, ``out`` arrays and ``prepare``'s arguments are checked before the jitted code runs
+(:mod:`cak_dsp.arrays`), which indexes without bounds checks.
 
 All per-sample and per-frame work runs in Numba (``cache=True``: compiled once, then loaded
 from disk); ``prepare`` compiles and warms it, and ``process`` allocates nothing when given

@@ -201,3 +201,14 @@ def test_midi_burst_leaves_the_knob_at_the_last_value_without_printing(jack_serv
           f"{forwarded} of 40000 reached the setters (the newest per control)")
     assert max(took) < 0.2, "the sender could not send the burst in a burst"
     assert "queue limit" not in err and len(err.splitlines()) < 5, err[-2000:]
+
+
+def test_newest_keeps_the_last_value_of_each_control_in_order():
+    """The MIDI helper's burst filter (no JACK needed, but beside the live burst test)."""
+    from cak_realtime.midi_port import newest
+
+    burst = [[0xB0, 74, v % 128] for v in range(1000)] + [[0xB0, 1, 64], [0xB0, 33, 5], [0xB0, 1, 65],
+                                                           [0xB1, 74, 3], [0xC0, 1], [0xC0, 2], [0x90, 60, 100],
+                                                           [0x80, 60, 0], [0xF8], [0xB0, 74, 7]]
+    assert newest(burst) == [[0xB0, 33, 5], [0xB0, 1, 65], [0xB1, 74, 3], [0xC0, 1], [0xC0, 2], [0x80, 60, 0],
+                             [0xF8], [0xB0, 74, 7]]
