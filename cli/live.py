@@ -28,8 +28,8 @@ MIDI mapping file (--midi-map), JSON:
    "program_channel": 1}
   target: texture (c), mix (0..1), gain (dB) or bypass. cc: 0..127 (0..31 with "14bit": true: MSB,
   LSB = cc + 32); note: bypass while held. channel: 1..16 (default any). range: values at 0 and at
-  full scale (defaults: texture 0 1.5, mix 0 1, gain -60 6). curve: exponent (default 1). A bypass CC
-  is on at 64 and above. programs: Program Change number -> shipped preset or preset file (relative
+  full scale (defaults: texture 0 1.5, mix 0 1, gain -60 6; within texture -10..10, mix 0..1, gain
+  -120..40). curve: exponent 0.01..100 (default 1). A bypass CC is on at 64 and above. programs: Program Change number -> shipped preset or preset file (relative
   to the mapping file); --program N=PRESET adds to them.
   With --chain, a target may also be a stage's parameter, STAGE.PARAMETER: "stage 1.cutoff_frequency_hz"
   or by the stage's name, "hp.cutoff_frequency_hz"; "range" defaults to a VST3 parameter's own,
