@@ -111,3 +111,19 @@ def test_cak_render_prints_the_repair_once(tmp_path, capsys) -> None:
                    "silenced"], err
     written, _ = sf.read(tmp_path / "out.wav", dtype="float32")
     assert np.all(np.isfinite(written)) and np.abs(written[-RATE // 2:]).max() > 0
+
+
+def test_engine_nonfinite_output_is_silenced_counted_and_reported(synthetic_preset) -> None:
+    """No shipped or valid preset makes the engine compute NaN (its gains are bounded), so one is
+    forced here by poisoning a prepared engine's normalization constant."""
+    from cak_dsp import Cak
+
+    chain = Chain([Cak(synthetic_preset, texture=1.0)])
+    chain.prepare(RATE, 4096, 2)
+    chain.stages[0].engine._fp[0] = np.nan  # alpha
+    out = np.concatenate(list(chain.stream([_noise(0.5)])), axis=1)
+    assert np.all(np.isfinite(out)) and out.shape == (2, RATE // 2)
+    assert chain.stages[0].nonfinite_samples > 0
+    lines = chain.repairs()
+    assert len(lines) == 1 and lines[0].startswith("stage 1 (Cak): ") and "NaN or infinite output sample(s) " \
+        "silenced (check the preset's numbers)" in lines[0], lines
