@@ -62,6 +62,7 @@ class PluginStage:
         self._runner = plugin
         self._texture = 0.0
         self.latency_samples = 0
+        self.channels: int | None = None
         self.underruns = 0
         self._fifo = np.zeros((1, 0), np.float32)
         self._fill = 0
@@ -192,6 +193,8 @@ class PluginStage:
     def process(self, block: np.ndarray, out: np.ndarray, texture: np.ndarray | None = None) -> np.ndarray:
         """Process ``block`` (channels, 1 <= n <= max_block) into ``out``; non-finite samples
         in or out are silenced (see the module docstring)."""
+        if self.channels is None:
+            raise RuntimeError("call prepare(sample_rate, max_block, channels) before processing")
         block = arrays.block(block, self.channels, self.max_block)
         out = arrays.out_block(out, block.shape)
         n = block.shape[1]
