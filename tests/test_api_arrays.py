@@ -51,7 +51,9 @@ def _values(draw, shape: tuple[int, ...], dtype: str) -> np.ndarray:
     if np.dtype(dtype).kind in "iub":
         info = np.iinfo(dtype) if np.dtype(dtype).kind != "b" else None
         finite = np.nan_to_num(values, nan=0.0, posinf=1.0, neginf=-1.0)
-        return finite.astype(dtype) if info is None else np.clip(finite * info.max, info.min, info.max).astype(dtype)
+        with np.errstate(invalid="ignore"):  # int64's top is not a float64: the cast rounds it
+            return finite.astype(dtype) if info is None else \
+                np.clip(finite * info.max, info.min, info.max).astype(dtype)
     with np.errstate(over="ignore"):
         return values.astype(dtype)
 
