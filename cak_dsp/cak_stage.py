@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import arrays
 from .engine import SAMPLE_LIMIT, CakEngine
 from .level import DEFAULT_LEVEL, OutputStage, check_level, match_gain
 from .normalization import DEFAULT_MODE
@@ -61,16 +62,19 @@ class Cak:
         self._replay: list[np.ndarray] | None = None
         self._replay_at = 0
         self._discard = False
+        self._channels: int | None = None
+        self._nonfinite_before = 0
 
     def __repr__(self) -> str:
         return (f"Cak(preset={self.preset.name!r}, texture={self.texture:g}, mode={self.mode!r}, "
                 f"level={self.level!r}, soft_clip={self.soft_clip})")
 
     def __call__(self, audio: np.ndarray, sample_rate: float) -> np.ndarray:
-        """Render ``audio`` (channels, samples) offline; float32, aligned, same length."""
+        """Render ``audio`` (channels, samples) offline; float32, aligned, same length (see
+        :mod:`cak_dsp.arrays` for the sample types and layouts accepted)."""
         from .render import render
 
-        return render(audio, int(sample_rate), self.preset, self.texture, mode=self.mode, level=self.level,
+        return render(audio, sample_rate, self.preset, self.texture, mode=self.mode, level=self.level,
                       soft_clip=self.soft_clip, geometry=self.geometry)
 
     @property
@@ -112,19 +116,36 @@ class Cak:
         """The linear gain the output stage applies (``level="match"``: the measured one)."""
         return self.output.gain
 
+    @property
+    def nonfinite_samples(self) -> int:
+        """Output samples the engine computed as NaN or infinite and silenced (since the last
+        :meth:`clear_nonfinite`); 0 for an engine that does not count them."""
+        return max(getattr(self.engine, "nonfinite_samples", 0) - self._nonfinite_before, 0)
+
+    def clear_nonfinite(self) -> None:
+        """Start counting :attr:`nonfinite_samples` from 0."""
+        self._nonfinite_before = getattr(self.engine, "nonfinite_samples", 0)
+
     def prepare(self, sample_rate: int, max_block: int, channels: int) -> None:
+        sample_rate, max_block, channels = arrays.check_prepare(sample_rate, max_block, channels)
         self._choose_engine(channels)
         if self.threads is None:
             self.engine.prepare(sample_rate, max_block, channels)
         else:
             self.engine.prepare(sample_rate, max_block, channels, warm=False)
         self.output.prepare(sample_rate, max_block, channels, self.latency_samples)
-        self._max_block = int(max_block)
+        self._max_block = max_block
+        self._channels = channels
+        self._nonfinite_before = 0
         self.reset()
 
     def process(self, block: np.ndarray, out: np.ndarray, texture: np.ndarray | None = None) -> np.ndarray:
         """Process ``block`` into ``out`` (may be the same array); ``texture`` is an optional
         per-sample curve (offline automation) that overrides the knob for this block."""
+        if self._channels is None:
+            raise RuntimeError("call prepare(sample_rate, max_block, channels) before processing")
+        block = arrays.block(block, self._channels, self._max_block)
+        out = arrays.out_block(out, block.shape)
         if self._measuring:
             self._fed += block.shape[1]
             self._energy[0] += float(np.sum(np.square(block, dtype=np.float64)))

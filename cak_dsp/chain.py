@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from . import arrays
 from .preset import Preset
 from .render import texture_curve
 from .cak_stage import Cak
@@ -91,15 +92,16 @@ class Chain:
     def prepare(self, sample_rate: int, max_block: int, channels: int) -> None:
         """Prepare every stage; plugin stages measure their hold-back here (and a stage that
         cannot stream is refused: :class:`~cak_dsp.plugin_stage.StageError` naming it)."""
+        sample_rate, max_block, channels = arrays.check_prepare(sample_rate, max_block, channels)
         for i, stage in enumerate(self.stages):
             try:
-                stage.prepare(int(sample_rate), int(max_block), int(channels))
+                stage.prepare(sample_rate, max_block, channels)
             except StageError as exc:
                 where = f"{self.source}: " if self.source else ""
                 raise StageError(f"{where}stage {i + 1}: {exc}") from None
-        self._prepared = (int(sample_rate), int(max_block), int(channels))
+        self._prepared = (sample_rate, max_block, channels)
         if self.controls is not None:
-            self.controls.prepare(int(sample_rate))
+            self.controls.prepare(sample_rate)
 
     @property
     def latency_samples(self) -> int:
@@ -116,8 +118,11 @@ class Chain:
 
         ``out`` may be ``block`` itself. ``texture`` is an optional per-sample curve for the CAK
         stages (offline automation); it is indexed by the chain's input time, as a knob is.
-        With ``controls``, the block runs in parts that end at control-block boundaries.
+        With ``controls``, the block runs in parts that end at control-block boundaries. The
+        block and ``out`` are checked as :mod:`cak_dsp.arrays` says.
         """
+        block = arrays.block(block, self._require_prepared()[2], None)  # each stage checks the length
+        out = arrays.out_block(out, block.shape)
         if self.controls is not None:
             return self.controls.process(self._run_stages, block, out, texture)
         return self._run_stages(block, out, texture)
@@ -140,6 +145,31 @@ class Chain:
             remainder = stage.flush()
             pending = remainder if pending is None else np.concatenate([pending, remainder], axis=1)
         return pending
+
+    # -- what the guards repaired ---------------------------------------------------------
+    def repairs(self) -> list[str]:
+        """One line per stage that silenced non-finite samples since the last stream began:
+        a plugin's input or output (the plugin reset), or a CAK stage's own output."""
+        lines = []
+        for i, stage in enumerate(self.stages):
+            label = f"stage {i + 1} ({self.names[i] or getattr(stage, 'name', None) or type(stage).__name__})"
+            if isinstance(stage, PluginStage):
+                if stage.repaired_output:
+                    lines.append(f"{label}: the plugin produced {stage.repaired_output} NaN or infinite sample(s); "
+                                 f"silenced, and the plugin reset {stage.resets} time(s)")
+                if stage.repaired_input:
+                    lines.append(f"{label}: {stage.repaired_input} NaN or infinite input sample(s) silenced")
+            elif stage.nonfinite_samples:
+                lines.append(f"{label}: {stage.nonfinite_samples} NaN or infinite output sample(s) silenced "
+                             f"(check the preset's numbers)")
+        return lines
+
+    def _clear_repairs(self) -> None:
+        for stage in self.stages:
+            if isinstance(stage, PluginStage):
+                stage.repaired_input = stage.repaired_output = stage.resets = 0
+            else:
+                stage.clear_nonfinite()
 
     def reset(self) -> None:
         """Back to silence; texture and configuration are kept."""
@@ -218,6 +248,7 @@ class Chain:
         before the stream and needs a reset after it.
         """
         self.reset()
+        self._clear_repairs()
         channels = self._require_prepared()[2]
         latency = self.latency_samples
         fed = 0
@@ -247,18 +278,14 @@ class Chain:
 
     def __call__(self, audio: np.ndarray, sample_rate: float, texture: float | np.ndarray | None = None,
                  tail: int = 0) -> np.ndarray:
-        """Render ``audio`` ((channels, samples) or mono (samples,)) offline, aligned.
+        """Render ``audio`` ((channels, samples) or mono (samples,); sample types and layouts as
+        :mod:`cak_dsp.arrays` says) offline, aligned.
 
         ``texture`` is one value or a per-sample curve for every CAK stage (None: each stage's
         own); ``tail`` extra samples of reverb or delay tail are kept at the end. A CAK stage
         with ``level="match"`` makes it two passes (:meth:`measure_levels`).
         """
-        audio = np.asarray(audio, np.float32)
-        mono = audio.ndim == 1
-        if mono:
-            audio = audio[None, :]
-        if audio.ndim != 2 or audio.shape[0] < 1:
-            raise ValueError(f"audio must be shaped (channels, samples), got {audio.shape}")
+        audio, mono = arrays.signal(audio)
         automation = None
         if texture is not None:
             curve = texture_curve(texture, audio.shape[1])

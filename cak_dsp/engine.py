@@ -42,7 +42,10 @@ needs no lock.
 
 Robustness. NaN or infinite input samples are replaced by silence and finite ones are clamped
 to +/-``SAMPLE_LIMIT`` before they enter the engine, so a burst of garbage leaves no trace once
-it has left the analysis window; output samples are clamped to the same limit.
+it has left the analysis window; output samples are clamped to the same limit, and any the
+engine computed as NaN or infinite are silenced and counted (:attr:`CakEngine.nonfinite_samples`).
+Blocks, ``out`` arrays and ``prepare``'s arguments are checked before the jitted code runs
+(:mod:`cak_dsp.arrays`), which indexes without bounds checks.
 
 All per-sample and per-frame work runs in Numba (``cache=True``: compiled once, then loaded
 from disk); ``prepare`` compiles and warms it, and ``process`` allocates nothing when given
@@ -56,17 +59,18 @@ import numpy as np
 from numba import njit
 from .fft import c2r, r2c
 
+from . import arrays
 from .geometry import GEOMETRIES, FrameGeometry, make_geometry
 from .normalization import DEFAULT_MODE, REFERENCE, check_mode, frame_gains, inverse_value, normalize_frame
 from .preset import Preset
 from .residual import gate_blend, residual_gain
-from .texture import TEXTURE_RANGE, check_texture  # noqa: F401 (TEXTURE_RANGE: also cak_dsp.engine's)
+from .texture import TEXTURE_RANGE, check_texture, check_texture_curve  # noqa: F401 (TEXTURE_RANGE: also cak_dsp.engine's)
 
 SAMPLE_LIMIT = 1.0e4
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": {"nsz", "arcp", "contract", "reassoc"}}
 
-# integer state slots
-_FILL, _ANALYZED, _READ, _WRITE, _SKIP, _FED = range(6)
+# integer state slots (_BAD: non-finite output samples silenced; kept across resets)
+_FILL, _ANALYZED, _READ, _WRITE, _SKIP, _FED, _BAD = range(7)
 # integer parameter slots
 _N, _HOP, _PREROLL, _LOOKAHEAD, _LEAD, _MODE, _TAPS, _RING = range(8)
 # float parameter slots
@@ -186,9 +190,13 @@ def _emit(start, count, out_acc, wss_acc, fifo, ist):
             src = out_acc[ch, j:j + run]
             dst = fifo[ch, pos:pos + run]
             wss = wss_acc[j:j + run]
+            bad = 0
             for i in range(run):
                 w = wss[i]
-                dst[i] = _sanitize(src[i] * (1.0 / w if w > 1e-10 else 0.0))
+                v = src[i] * (1.0 / w if w > 1e-10 else 0.0)
+                bad += 0 if abs(v) < math.inf else 1
+                dst[i] = _sanitize(v)
+            ist[_BAD] += bad
         j += run
         pos = pos + run if pos + run < cap else 0
     ist[_WRITE] = pos
@@ -310,14 +318,12 @@ class CakEngine:
     def prepare(self, sample_rate: int, max_block: int, channels: int, warm: bool = True) -> None:
         """Allocate every buffer for this configuration, compile and warm the jitted code.
 
+        Each argument is a whole number within its range (:func:`cak_dsp.arrays.check_prepare`).
         ``warm=False`` is for offline rendering only: the jitted code is compiled or loaded
         from the disk cache on first use, for the array layouts actually used, instead of for
         every layout a host may hand over (a few tenths of a second less start-up)."""
-        if max_block < 1:
-            raise ValueError(f"max_block must be at least 1, got {max_block}")
-        if channels < 1:
-            raise ValueError(f"channels must be at least 1, got {channels}")
-        geo = make_geometry(self.geometry_name, self.preset, int(sample_rate))
+        sample_rate, max_block, channels = arrays.check_prepare(sample_rate, max_block, channels)
+        geo = make_geometry(self.geometry_name, self.preset, sample_rate)
         n, bins, ring = geo.n_fft, geo.n_bins, geo.ring
         self._geometry = geo
         self.max_block = int(max_block)
@@ -335,7 +341,7 @@ class CakEngine:
         self._wss_acc = np.zeros(n)
         self._fifo = np.zeros((channels, geo.latency_samples + n + geo.hop + 1))
         self._axes = np.zeros(1, np.int64)
-        self._ist = np.zeros(6, np.int64)
+        self._ist = np.zeros(7, np.int64)
         self._ip = np.array([n, geo.hop, geo.preroll, geo.lookahead, geo.synthesis_lead, check_mode(self.mode),
                              geo.tap_frames, ring], np.int64)
         p = self.preset
@@ -358,7 +364,7 @@ class CakEngine:
         for buf in (self._in_buf, self._spec_ring, self._mag_ring, self._norm_ring, self._out_acc,
                     self._wss_acc, self._fifo, self._gains, self._fst):
             buf.fill(0)
-        self._ist[:] = 0
+        self._ist[:_BAD] = 0
         self._ist[_FILL] = geo.preroll
         self._ist[_WRITE] = geo.latency_samples
         self._ist[_SKIP] = geo.preroll - geo.synthesis_lead
@@ -398,6 +404,13 @@ class CakEngine:
         return view
 
     @property
+    def nonfinite_samples(self) -> int:
+        """Output samples the engine computed as NaN or infinite (e.g. from a preset whose
+        numbers overflow) and silenced, since ``prepare`` (``reset`` keeps the count)."""
+        self._require_prepared()
+        return int(self._ist[_BAD])
+
+    @property
     def latency_samples(self) -> int:
         """Exact delay from input to output in samples: ``n_fft - 1 - s0 + lookahead * hop``."""
         return self._require_prepared().latency_samples
@@ -416,18 +429,13 @@ class CakEngine:
         """Process one block of float32 audio shaped (channels, n) with 1 <= n <= max_block.
 
         Returns ``out`` (which may be ``block`` itself, for in-place processing) or, if none is
-        given, a view of an internal buffer that the next call overwrites.
+        given, a view of an internal buffer that the next call overwrites. Other sample types
+        are converted and wrong shapes refused as :mod:`cak_dsp.arrays` says; ``out`` must be
+        float32 and shaped like the block.
         """
         self._require_prepared()
-        if block.dtype != np.float32:
-            block = np.asarray(block, dtype=np.float32)
-        n = block.shape[1]
-        if block.shape[0] != self.channels or not 1 <= n <= self.max_block:
-            raise ValueError(f"block must be shaped ({self.channels}, 1..{self.max_block}), got {block.shape}")
-        if out is None:
-            out = self._out[:, :n]
-        elif out.shape != block.shape:
-            raise ValueError(f"out must be shaped like the block {block.shape}, got {out.shape}")
+        block = arrays.block(block, self.channels, self.max_block)
+        out = self._out[:, :block.shape[1]] if out is None else arrays.out_block(out, block.shape)
         _process(block, out, self._control, 0, *self._state)
         return out
 
@@ -438,10 +446,11 @@ class CakEngine:
         the knob had been set to that value before that sample in a live stream.
         """
         self._require_prepared()
-        controls = np.ascontiguousarray(texture, dtype=np.float64)
-        if block.ndim != 2 or block.shape[0] != self.channels or controls.shape != (block.shape[1],):
-            raise ValueError(f"block must be shaped ({self.channels}, n) with n texture values, "
-                             f"got {block.shape} and {controls.shape}")
+        block = arrays.block(block, self.channels, None)
+        controls = np.ascontiguousarray(check_texture_curve(texture, "texture curve"))
+        if controls.shape != (block.shape[1],):
+            raise ValueError(f"texture must have one value per sample of the block ({block.shape[1]}), "
+                             f"got shape {controls.shape}")
         out = np.empty((self.channels, block.shape[1]), np.float32)
         _process(block, out, controls, 1, *self._state)
         return out

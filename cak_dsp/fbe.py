@@ -64,6 +64,7 @@ import numpy as np
 from numba import njit
 from .fft import c2r, r2c
 
+from . import arrays
 from .cak_stage import Cak
 from .engine import _analyze, _sanitize, _shift
 from .geometry import standard_geometry
@@ -71,7 +72,7 @@ from .level import DEFAULT_LEVEL
 from .normalization import DEFAULT_MODE, REFERENCE, check_mode, frame_gains, inverse_value
 from .preset import Preset
 from .residual import gate_blend, residual_gain
-from .texture import check_texture
+from .texture import check_texture, check_texture_curve
 from .vecmath import TINY, vexp, vlog, vsincos
 
 BLOCK = 32
@@ -539,14 +540,11 @@ class FilterBankEqualizer:
     # -- configuration -------------------------------------------------------------------
     def prepare(self, sample_rate: int, max_block: int, channels: int) -> None:
         """Allocate every buffer for this configuration, compile and warm the jitted code."""
-        if max_block < 1:
-            raise ValueError(f"max_block must be at least 1, got {max_block}")
-        if channels < 1:
-            raise ValueError(f"channels must be at least 1, got {channels}")
-        geo = equalizer_geometry(self.preset, int(sample_rate))
+        sample_rate, max_block, channels = arrays.check_prepare(sample_rate, max_block, channels)
+        geo = equalizer_geometry(self.preset, sample_rate)
         self._geometry = geo
-        self.max_block = int(max_block)
-        self.channels = int(channels)
+        self.max_block = max_block
+        self.channels = channels
         n, bins, b, parts, m = geo.n_fft, geo.n_bins, geo.block, geo.partitions, geo.design_size
         self._in_buf = np.zeros((channels, n))
         self._spec_ring = np.zeros((channels, geo.ring, bins), np.complex128)
@@ -669,15 +667,8 @@ class FilterBankEqualizer:
         """Process one block of float32 audio shaped (channels, n), 1 <= n <= max_block, as
         :meth:`CakEngine.process`."""
         self._require_prepared()
-        if block.dtype != np.float32:
-            block = np.asarray(block, dtype=np.float32)
-        n = block.shape[1]
-        if block.shape[0] != self.channels or not 1 <= n <= self.max_block:
-            raise ValueError(f"block must be shaped ({self.channels}, 1..{self.max_block}), got {block.shape}")
-        if out is None:
-            out = self._out[:, :n]
-        elif out.shape != block.shape:
-            raise ValueError(f"out must be shaped like the block {block.shape}, got {out.shape}")
+        block = arrays.block(block, self.channels, self.max_block)
+        out = self._out[:, :block.shape[1]] if out is None else arrays.out_block(out, block.shape)
         _process(block, out, self._control, 0, *self._state)
         return out
 
@@ -685,12 +676,13 @@ class FilterBankEqualizer:
         """Process a block of any length with a per-sample texture curve, as
         :meth:`CakEngine.process_automated`."""
         self._require_prepared()
-        controls = np.ascontiguousarray(texture, dtype=np.float64)
-        if block.ndim != 2 or block.shape[0] != self.channels or controls.shape != (block.shape[1],):
-            raise ValueError(f"block must be shaped ({self.channels}, n) with n texture values, "
-                             f"got {block.shape} and {controls.shape}")
+        block = arrays.block(block, self.channels, None)
+        controls = np.ascontiguousarray(check_texture_curve(texture, "texture curve"))
+        if controls.shape != (block.shape[1],):
+            raise ValueError(f"texture must have one value per sample of the block ({block.shape[1]}), "
+                             f"got shape {controls.shape}")
         out = np.empty((self.channels, block.shape[1]), np.float32)
-        _process(np.asarray(block, dtype=np.float32), out, controls, 1, *self._state)
+        _process(block, out, controls, 1, *self._state)
         return out
 
     def flush(self) -> np.ndarray:

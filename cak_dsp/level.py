@@ -32,6 +32,7 @@ import numpy as np
 from numba import njit
 
 from .delay import DelayLine
+from .engine import SAMPLE_LIMIT
 from .residual import gate_blend
 from .vecmath import JIT, vexp
 
@@ -91,6 +92,15 @@ def ceiling_from_db(ceiling_db: float) -> float:
 
 
 @njit(**JIT)
+def _bounded(v: float) -> float:
+    """A sample as the follower measures it: NaN and infinity as silence, the rest within
+    +/-SAMPLE_LIMIT (as the engine reads its input), so garbage cannot poison its averages."""
+    if not math.isfinite(v):
+        return 0.0
+    return min(max(v, -SAMPLE_LIMIT), SAMPLE_LIMIT)
+
+
+@njit(**JIT)
 def _output_block(x, y, dry, controls, stride, fp, state, scratch):
     """``y = ceiling-clamp(blend(gain * x))`` sample by sample; ``dry`` is the input aligned with
     ``x`` (read by the follower); ``controls[i * stride]`` is the texture at sample ``i``.
@@ -120,8 +130,10 @@ def _output_block(x, y, dry, controls, stride, fp, state, scratch):
             e_dry = 0.0
             e_wet = 0.0
             for ch in range(channels):
-                e_dry += dry[ch, i] * dry[ch, i]
-                e_wet += x[ch, i] * x[ch, i]
+                d = _bounded(dry[ch, i])
+                w_ = _bounded(x[ch, i])
+                e_dry += d * d
+                e_wet += w_ * w_
             p_dry = decay * p_dry + (1.0 - decay) * e_dry
             p_wet = decay * p_wet + (1.0 - decay) * e_wet
             if p_wet > 1e-30 and p_dry != p_wet:
@@ -171,9 +183,9 @@ class OutputStage:
 
     @follow.setter
     def follow(self, value: bool) -> None:
-        self._fp[_FOLLOW] = float(bool(value))
         if value and self._line is None and self._delay is not None:
-            self._line = DelayLine(*self._delay)
+            self._line = DelayLine(*self._delay)  # before the flag: a running stream never sees it missing
+        self._fp[_FOLLOW] = float(bool(value))
 
     @property
     def soft_clip(self) -> bool:

@@ -12,6 +12,13 @@ then blocks of any size up to ``max_block`` give the same result as one long cal
 primer also fixes the channel layout pedalboard reads from the block's shape (it remembers
 it), so later blocks may be as short as one sample.
 
+Garbage never crosses the stage (:mod:`cak_dsp.guard`): NaN and infinite input samples reach
+the plugin as silence, and when the plugin itself emits NaN or infinity (a NaN parameter, a
+filter blown up), those samples become silence, the plugin is reset (its state is poisoned) and
+the stage keeps its latency; ``repaired_input`` and ``repaired_output`` count the non-finite
+samples and ``resets`` the resets, for the one line a host prints (:meth:`Chain.repairs`).
+Every sample leaving the stage is also clamped to +/-``SAMPLE_LIMIT``.
+
 Plugins of another width than the chain run through an adapter that ``layout`` chooses at
 prepare (one instance per channel, or a stereo plugin fed mono): see
 :mod:`cak_dsp.plugin_layout`. Hold-back is measured by streaming at least
@@ -26,6 +33,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from . import arrays, guard
 from .errors import first_line
 from .plugin_layout import LayoutError, adapt, choose_layout
 from .plugin_probe import ParameterInfo, accepted_channels, parameter_infos
@@ -55,12 +63,16 @@ class PluginStage:
         self._runner = plugin
         self._texture = 0.0
         self.latency_samples = 0
+        self.channels: int | None = None
         self.underruns = 0
         self._fifo = np.zeros((1, 0), np.float32)
         self._fill = 0
         self._fed = 0
         self._emitted = 0
         self._discard = 0
+        self.repaired_input = 0
+        self.repaired_output = 0
+        self.resets = 0
 
     def __repr__(self) -> str:
         return f"PluginStage({self.plugin!r})"
@@ -119,9 +131,8 @@ class PluginStage:
     def prepare(self, sample_rate: int, max_block: int, channels: int) -> None:
         """Fit the channel layout, check frequencies against the rate, measure how many samples
         the plugin holds back, then allocate the FIFO."""
-        self.sample_rate = int(sample_rate)
-        self.max_block = int(max_block)
-        self.channels = int(channels)
+        self.sample_rate, self.max_block, self.channels = arrays.check_prepare(sample_rate, max_block, channels)
+        guard.warm()
         self._fit_layout()
         self._check_frequencies()
         if self.max_block > STREAM_PROBE_BLOCK:
@@ -199,13 +210,23 @@ class PluginStage:
         return self._runner.process(block, self.sample_rate, buffer_size=buffer_size or self.max_block, reset=False)
 
     def process(self, block: np.ndarray, out: np.ndarray, texture: np.ndarray | None = None) -> np.ndarray:
-        """Process ``block`` (channels, n >= 1) into ``out``."""
+        """Process ``block`` (channels, 1 <= n <= max_block) into ``out``; non-finite samples
+        in or out are silenced (see the module docstring)."""
+        if self.channels is None:
+            raise RuntimeError("call prepare(sample_rate, max_block, channels) before processing")
+        block = arrays.block(block, self.channels, self.max_block)
+        out = arrays.out_block(out, block.shape)
         n = block.shape[1]
-        y = self._owed(self._run(block))
+        if guard.count_nonfinite(block):
+            block = block.copy()  # the caller's array stays as it was
+            self.repaired_input += guard.repair(block)
+        y, bad = self._repaired(self._owed(self._run(block)))
         self._fed += n
         self._emitted += y.shape[1]
         if self.latency_samples == 0 and y.shape[1] == n and self._fill == 0:
             out[...] = y
+            if bad:
+                self._recover()
             return out
         m = y.shape[1]
         self._fifo[:, self._fill:self._fill + m] = y
@@ -217,7 +238,29 @@ class PluginStage:
             self.underruns += 1
         self._fifo[:, :self._fill - ready] = self._fifo[:, ready:self._fill]
         self._fill -= ready
+        if bad:
+            self._recover()
         return out
+
+    def _repaired(self, y: np.ndarray) -> tuple[np.ndarray, int]:
+        """The plugin's output with its non-finite samples silenced and the rest clamped, and
+        how many were non-finite."""
+        if not y.flags.writeable or y.dtype != np.float32:
+            y = np.array(y, np.float32)
+        bad = guard.repair(y)
+        self.repaired_output += bad
+        return y, bad
+
+    def _recover(self) -> None:
+        """Reset a plugin that emitted non-finite samples (its state is poisoned). What it held
+        back is lost; as many zeros take its place in the FIFO, so the latency stays."""
+        held = self._fed - self._emitted
+        self._discard = self._reset_plugin()
+        zeros = max(min(held, self._fifo.shape[1] - self._fill), 0)
+        self._fifo[:, self._fill:self._fill + zeros] = 0.0
+        self._fill += zeros
+        self._emitted = self._fed
+        self.resets += 1
 
     def flush(self) -> np.ndarray:
         """Everything still inside: streams silence until the plugin has given back all it holds."""
@@ -227,10 +270,15 @@ class PluginStage:
         parts = [self._fifo[:, :self._fill].copy()]
         limit = owed + self.latency_samples + 4 * size
         while self._emitted < owed and self._fed < limit:
-            y = self._owed(self._run(zeros))
+            y, bad = self._repaired(self._owed(self._run(zeros)))
             self._fed += size
             self._emitted += y.shape[1]
             parts.append(y)
+            if bad:  # what the plugin still holds is poisoned: silence stands in for it
+                self._runner.reset()
+                self.resets += 1
+                parts.append(np.zeros((self.channels, max(owed - self._emitted, 0)), np.float32))
+                break
         self._fill = 0
         return np.concatenate(parts, axis=1).astype(np.float32, copy=False)
 

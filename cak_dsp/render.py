@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from . import arrays
 from .cak_stage import Cak
 from .channel_threads import default_threads
 from .level import DEFAULT_LEVEL, match_gain
@@ -36,7 +37,8 @@ def render(audio: np.ndarray, sample_rate: int, preset: Preset, texture: float |
            threads: int | None = None) -> np.ndarray:
     """Process a whole signal offline; returns float32 (channels, samples) aligned with the input.
 
-    ``audio`` is (channels, samples) or (samples,) for mono. ``texture`` is one value or a
+    ``audio`` is (channels, samples) or (samples,) for mono; integer PCM is scaled to +/-1 and
+    ambiguous layouts are refused (:mod:`cak_dsp.arrays`). ``texture`` is one value or a
     per-sample curve (automation: each frame takes the value at the sample where a live stream
     would have processed it). ``mode``, ``level`` and ``soft_clip`` are those of
     :class:`~cak_dsp.Cak`; ``level="match"`` measures the engine's output in the same pass and
@@ -45,12 +47,7 @@ def render(audio: np.ndarray, sample_rate: int, preset: Preset, texture: float |
     engine's frame geometry (``"standard"`` or ``"low-latency"``). ``threads`` splits the channels
     over that many threads (None: one per channel, at most one per core; the output is the same).
     """
-    audio = np.asarray(audio, dtype=np.float32)
-    mono = audio.ndim == 1
-    if mono:
-        audio = audio[None, :]
-    if audio.ndim != 2 or audio.shape[0] < 1:
-        raise ValueError(f"audio must be shaped (channels, samples), got {audio.shape}")
+    audio, mono = arrays.signal(audio)
     channels, n = audio.shape
     curve = texture_curve(texture, n)
     stage = Cak(preset, float(curve[-1]) if n else 0.0, mode=mode, level=level, soft_clip=soft_clip,

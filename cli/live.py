@@ -7,6 +7,7 @@ host never sees argparse.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -27,8 +28,8 @@ MIDI mapping file (--midi-map), JSON:
    "program_channel": 1}
   target: texture (c), mix (0..1), gain (dB) or bypass. cc: 0..127 (0..31 with "14bit": true: MSB,
   LSB = cc + 32); note: bypass while held. channel: 1..16 (default any). range: values at 0 and at
-  full scale (defaults: texture 0 1.5, mix 0 1, gain -60 6). curve: exponent (default 1). A bypass CC
-  is on at 64 and above. programs: Program Change number -> shipped preset or preset file (relative
+  full scale (defaults: texture 0 1.5, mix 0 1, gain -60 6; within texture -10..10, mix 0..1, gain
+  -120..40). curve: exponent 0.01..100 (default 1). A bypass CC is on at 64 and above. programs: Program Change number -> shipped preset or preset file (relative
   to the mapping file); --program N=PRESET adds to them.
   With --chain, a target may also be a stage's parameter, STAGE.PARAMETER: "stage 1.cutoff_frequency_hz"
   or by the stage's name, "hp.cutoff_frequency_hz"; "range" defaults to a VST3 parameter's own,
@@ -43,13 +44,6 @@ latency-compensated dry signal at unity gain."""
 # the flags that describe mappings; a mapping file replaces them all
 MAPPING_FLAGS = ("cc", "cc_channel", "cc_range", "cc_curve", "cc_14bit", "mix_cc", "gain_cc", "gain_range",
                  "bypass_cc", "bypass_note")
-
-
-def _unit(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
-    return value
 
 
 def _latency(text: str) -> str | float:
@@ -103,8 +97,8 @@ def add_parser(sub) -> None:
     p.add_argument("--latency", type=_latency, default="low",
                    help="'low', 'high' or seconds (PortAudio's suggestion; the engine's own latency is --geometry)")
     add_geometry(p)
-    p.add_argument("--mix", type=_unit, default=1.0, help="wet share 0..1 (default 1: wet only)")
-    p.add_argument("--output-gain", type=float, default=0.0, help="output gain in dB (default 0)")
+    p.add_argument("--mix", type=float, default=1.0, help="wet share 0..1 (default 1: wet only)")
+    p.add_argument("--output-gain", type=float, default=0.0, help="output gain in dB, -120..40 (default 0)")
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds (default: Ctrl-C)")
     p.add_argument("--quiet", "-q", action="store_true", help="no live status line")
     m = p.add_argument_group("MIDI control (python-rtmidi; see the mapping file format below)")
@@ -134,6 +128,7 @@ def midi_map_from_args(args: argparse.Namespace):
     from cak_realtime.midimap import MidiMap, load_midi_map
 
     flags = [name for name in MAPPING_FLAGS if getattr(args, name) not in (None, False)]
+    _check_mapping_flags(args)
     if args.midi_map is not None:
         if flags:
             raise ValueError(f"--{flags[0].replace('_', '-')} cannot be combined with --midi-map; "
@@ -158,6 +153,43 @@ def midi_map_from_args(args: argparse.Namespace):
     return midi_map
 
 
+def _check_mapping_flags(args: argparse.Namespace) -> None:
+    """Each mapping flag's value within its range, as a mapping file's (one-line ValueError)."""
+    from cak_realtime.midimap import check_byte, check_channel, check_curve, check_range
+
+    if args.cc is not None:
+        check_byte(args.cc, "--cc", 31 if args.cc_14bit else 127)
+    for name in ("mix_cc", "gain_cc", "bypass_cc", "bypass_note"):
+        if getattr(args, name) is not None:
+            check_byte(getattr(args, name), f"--{name.replace('_', '-')}", 127)
+    check_channel(args.cc_channel, "--cc-channel")
+    if args.cc_range is not None:
+        check_range(args.cc_range, "texture", "--cc-range")
+    if args.gain_range is not None:
+        check_range(args.gain_range, "gain", "--gain-range")
+    if args.cc_curve is not None:
+        check_curve(args.cc_curve, "--cc-curve")
+
+
+def check_numbers(args: argparse.Namespace) -> None:
+    """``cak live``'s own numbers, before anything opens: one-line ValueError naming the option,
+    the value and the range (the rest are checked by the mapping and LiveConfig checks)."""
+    from cak_dsp.level import ceiling_from_db
+    from cak_realtime.mixer import GAIN_RANGE_DB
+
+    if not (math.isfinite(args.mix) and 0.0 <= args.mix <= 1.0):
+        raise ValueError(f"--mix must be from 0 to 1, got {args.mix}")
+    lo, hi = GAIN_RANGE_DB
+    if not (math.isfinite(args.output_gain) and lo <= args.output_gain <= hi):
+        raise ValueError(f"--output-gain must be from {lo:g} to {hi:g} dB, got {args.output_gain}")
+    try:
+        ceiling_from_db(args.ceiling_db)
+    except ValueError as exc:
+        raise ValueError(f"--ceiling-db: {exc}") from None
+    if args.duration is not None and not (math.isfinite(args.duration) and args.duration > 0):
+        raise ValueError(f"--duration must be a positive number of seconds, got {args.duration}")
+
+
 def parse_programs(specs: list[str]) -> dict[int, str]:
     """``["0=drums", "1=melodic"]`` -> ``{0: "drums", 1: "melodic"}`` (program numbers 0..127)."""
     programs = {}
@@ -177,6 +209,7 @@ def run(args: argparse.Namespace) -> int:
     from cak_realtime.run import MidiSettings, resolve_programs, run_live
     from cak_realtime.stream import LiveConfig
 
+    check_numbers(args)
     announce_compile()
     midi_map = midi_map_from_args(args)
     programs = resolve_programs(midi_map.programs)
@@ -186,7 +219,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--save-chain {args.save_chain}: needs --chain and a .json file name")
     start = None if chain is not None else resolve_preset(args.preset) if args.preset or not programs \
         else next(iter(programs.values()))
-    channels = args.channels or (len(args.input_channels) if args.input_channels else 2)
+    channels = args.channels if args.channels is not None else len(args.input_channels) if args.input_channels else 2
     config = LiveConfig(preset=start, texture=args.texture, mode=args.mode, level=args.level,
                         soft_clip=args.soft_clip, ceiling_db=args.ceiling_db, geometry=args.geometry,
                         input_device=args.input_device, output_device=args.output_device,

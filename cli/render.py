@@ -148,6 +148,8 @@ def run(args: argparse.Namespace) -> int:
     source = f"chain {args.chain}" if args.chain else f"preset '{chain.cak_stages[0].preset.name}'"
     print(f"wrote {args.output} ({source}, {report.sample_rate} Hz, {report.channels} ch, "
           f"latency {report.latency_samples} samples removed)")
+    for line in chain.repairs():
+        print(f"cak render: {args.input}: {line}", file=sys.stderr)
     return 0
 
 

@@ -19,9 +19,11 @@ boundaries.
 
 The port itself lives in a helper process (:mod:`cak_realtime.midi_port`), so opening it, and
 re-opening it when a vanished port returns, can never deadlock against the audio callback;
-the helper forwards raw messages through a pipe. A daemon thread here parses them and calls the
-setters, which write single float64 slots the audio callback reads: no lock. Anything else
-(SysEx, clock, other channels or controllers, truncated messages) is ignored, never fatal.
+the helper forwards raw messages through a pipe, only the newest of each control under a burst
+(the last value always wins). A daemon thread here parses them and calls the setters, which
+write single float64 slots the audio callback reads: no lock. Anything else (SysEx, clock,
+other channels or controllers, truncated messages) is ignored, never fatal. Messages rtmidi
+itself had to drop are counted in ``dropped``, for one line at the end, never printed one by one.
 """
 from __future__ import annotations
 
@@ -31,11 +33,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .midi_port import MidiError, check_api, list_ports, serve
+from .mixer import GAIN_RANGE_DB
 
 __all__ = ["CCMapping", "MidiControl", "MidiError", "TARGETS", "list_ports"]
 
 # every target and its default (low, high)
 TARGETS = {"texture": (0.0, 1.5), "mix": (0.0, 1.0), "gain": (-60.0, 6.0), "bypass": (0.0, 1.0)}
+# where a mapping's range may lie: texture past its own 0..2 (the knob rests at the end, see
+# cak_dsp.texture), mix within 0..1, gain (dB) within the output gain's range
+RANGE_LIMITS = {"texture": (-10.0, 10.0), "mix": (0.0, 1.0), "gain": GAIN_RANGE_DB, "bypass": (0.0, 1.0)}
+CURVE_RANGE = (0.01, 100.0)
 START_TIMEOUT = 20.0
 
 
@@ -75,7 +82,8 @@ class MidiControl:
     ``bypass`` 0/1). ``port`` is a substring of an input port's name (see :func:`list_ports`), or
     the name of the port to create with ``virtual=True``. ``learn=True`` binds the texture
     mapping to the first CC that moves (its channel included) and is not mapped to anything else.
-    ``events`` counts accepted messages (MIDI activity); ``lost`` is True while the port is gone.
+    ``events`` counts accepted messages (MIDI activity); ``lost`` is True while the port is gone;
+    ``dropped`` counts the messages rtmidi lost because its input queue was full.
     """
 
     def __init__(self, mappings: Sequence[CCMapping], setters: dict[str, Callable[[float], None]],
@@ -100,6 +108,7 @@ class MidiControl:
         self.port, self.api, self.virtual = port, api, virtual
         self.learning = learn or any(m.target == "texture" and m.cc is None for m in self.mappings)
         self.events = 0
+        self.dropped = 0
         self.port_name: str | None = None
         self.lost = False
         self._watch_interval = watch_interval
@@ -167,7 +176,10 @@ class MidiControl:
             except (EOFError, OSError):
                 return
             if kind == "midi":
-                self.handle(payload)
+                for message in payload:
+                    self.handle(message)
+            elif kind == "dropped":
+                self.dropped = payload
             elif kind == "lost":
                 self.lost = True
             elif kind == "open":

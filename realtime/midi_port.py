@@ -9,15 +9,27 @@ sees through a pipe as small tuples:
 
 * ``("open", port_name)`` -- the port is open (again)
 * ``("lost", None)``      -- the port vanished; it is re-opened when a matching port returns
-* ``("midi", [bytes])``   -- one message, unparsed (the audio process decides what it means)
+* ``("midi", [[bytes], ...])`` -- the messages since the last look, unparsed (the audio
+  process decides what they mean), with only the newest of each controller, pitch bend and
+  note (see :func:`newest`)
+* ``("dropped", n)``      -- rtmidi's input queue overflowed: ``n`` messages lost so far
 * ``("error", text)``     -- the port cannot be opened at all (sent once, then the helper exits)
 
 The helper stops when it receives anything or when the pipe closes (its parent died). It takes
 messages from rtmidi's queue every millisecond (see :class:`_Port` for why not a callback) and
 looks for the port every ``watch_interval`` seconds.
+
+Bursts. A controller swept by software can send thousands of messages in a few milliseconds;
+only the newest value of each control matters, so the helper forwards just that, and the last
+value always wins. rtmidi's queue holds ``QUEUE_SIZE`` messages between two looks; when it
+overflows, rtmidi writes a warning per lost message straight to the process's stderr, so the
+helper routes its own stderr through a counter (:class:`_StderrCounter`) and reports the
+number, which the host prints once.
 """
 from __future__ import annotations
 
+import os
+import threading
 import time
 from multiprocessing.connection import Connection
 
@@ -27,7 +39,8 @@ APIS = {"alsa": rtmidi.API_LINUX_ALSA, "jack": rtmidi.API_UNIX_JACK, "coremidi":
         "winmm": rtmidi.API_WINDOWS_MM, "default": rtmidi.API_UNSPECIFIED}
 CLIENT_NAME = "cak"
 POLL_S = 0.001     # how often the helper looks at rtmidi's queue (the MIDI latency it adds, at most)
-QUEUE_SIZE = 4096  # messages rtmidi keeps between two looks
+QUEUE_SIZE = 1 << 16  # messages rtmidi keeps between two looks (about 2 MB)
+DROP_WARNING = b"queue limit reached"  # what rtmidi prints to stderr for each message it loses
 
 
 class MidiError(OSError):
@@ -76,19 +89,78 @@ class _Port:
         self._midi = midi
 
     def drain(self, conn: Connection) -> None:
+        messages = []
         while (event := self._midi.get_message()) is not None:
-            conn.send(("midi", event[0]))
+            messages.append(event[0])
+        if messages:
+            conn.send(("midi", newest(messages)))
 
     def close(self) -> None:
         self._midi.close_port()
         self._midi.delete()
 
 
+def newest(messages: list[list[int]]) -> list[list[int]]:
+    """``messages`` with only the last of each control change (per channel and controller),
+    note (per channel and note number, on or off), pitch bend and channel pressure (per
+    channel), in the order of those last ones; anything else (program changes included: each
+    one is an event) is kept as it is."""
+    last: dict[tuple[int, ...], int] = {}
+    keep = []
+    for i, message in enumerate(messages):
+        status = message[0] if message else 0
+        kind = status & 0xF0
+        if kind in (0xB0, 0xA0) and len(message) == 3:
+            last[(status, message[1])] = i
+        elif kind in (0x80, 0x90) and len(message) == 3:
+            last[(0x90 | (status & 0x0F), message[1])] = i
+        elif kind in (0xD0, 0xE0):
+            last[(status,)] = i
+        else:
+            keep.append(i)
+    return [messages[i] for i in sorted(keep + list(last.values()))]
+
+
+class _StderrCounter:
+    """Route this process's stderr (file descriptor 2, where rtmidi's C++ code writes) through a
+    pipe: rtmidi's lost-message warnings are counted, everything else passes on unchanged."""
+
+    def __init__(self) -> None:
+        self.dropped = 0
+        self._stderr = os.dup(2)
+        read, write = os.pipe()
+        os.dup2(write, 2)
+        os.close(write)
+        self._read = read
+        threading.Thread(target=self._pump, name="cak-midi-stderr", daemon=True).start()
+
+    def _pump(self) -> None:
+        pending = b""
+        while chunk := os.read(self._read, 1 << 16):
+            lines = (pending + chunk).split(b"\n")
+            pending = lines.pop()
+            passed = []
+            for line in lines:
+                if DROP_WARNING in line:
+                    self.dropped += 1
+                elif line or passed:
+                    passed.append(line)
+            if passed:
+                os.write(self._stderr, b"\n".join(passed) + b"\n")
+
+    def close(self) -> None:
+        """Give the process its stderr back (the pipe's reader then ends)."""
+        os.dup2(self._stderr, 2)
+
+
 def serve(conn: Connection, port: str | None, api: str, virtual: bool, watch_interval: float) -> None:
     """The helper process: open the port, forward messages, watch for it vanishing and returning."""
+    stderr = _StderrCounter()
+    reported = 0
     try:
         current: _Port | None = _Port(check_api(api), port, virtual)
     except MidiError as exc:
+        stderr.close()
         conn.send(("error", str(exc)))
         return
     conn.send(("open", current.name))
@@ -98,6 +170,9 @@ def serve(conn: Connection, port: str | None, api: str, virtual: bool, watch_int
         while not conn.poll(POLL_S):
             if current is not None:
                 current.drain(conn)
+            if stderr.dropped != reported:
+                reported = stderr.dropped
+                conn.send(("dropped", reported))
             if probe is None or time.monotonic() < next_watch:
                 continue
             next_watch = time.monotonic() + watch_interval
@@ -120,3 +195,4 @@ def serve(conn: Connection, port: str | None, api: str, virtual: bool, watch_int
             current.close()
         if probe is not None:
             probe.delete()
+        stderr.close()

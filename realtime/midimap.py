@@ -16,7 +16,9 @@ from pathlib import Path
 
 from cak_dsp.controls import is_parameter_target
 
-from .midi import TARGETS, CCMapping
+from .midi import CURVE_RANGE, RANGE_LIMITS, TARGETS, CCMapping
+
+MAX_SMOOTHING_MS = 10000.0
 
 CONTROL_FIELDS = {"target", "cc", "note", "channel", "range", "curve", "14bit", "smoothing_ms"}
 
@@ -41,6 +43,8 @@ def load_midi_map(path: str | os.PathLike[str]) -> MidiMap:
         raise MidiMapError(f"{path}: cannot read MIDI mapping file ({exc.strerror or exc})") from None
     except ValueError as exc:
         raise MidiMapError(f"{path}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise MidiMapError(f"{path}: nested too deeply to be a MIDI mapping file") from None
     if not isinstance(data, dict):
         raise MidiMapError(f"{path}: expected an object with 'controls', 'programs' and 'program_channel'")
     unknown = sorted(set(data) - {"controls", "programs", "program_channel"})
@@ -55,7 +59,7 @@ def load_midi_map(path: str | os.PathLike[str]) -> MidiMap:
     return MidiMap(controls=[_control(spec, f"{path}: controls[{i}]") for i, spec in enumerate(controls)],
                    programs={_program_number(key, f"{path}: programs"): _preset_ref(value, path, key)
                              for key, value in programs.items()},
-                   program_channel=_channel(data.get("program_channel"), f"{path}: program_channel"))
+                   program_channel=check_channel(data.get("program_channel"), f"{path}: program_channel"))
 
 
 def _control(spec: object, where: str) -> CCMapping:
@@ -78,23 +82,47 @@ def _control(spec: object, where: str) -> CCMapping:
         raise MidiMapError(f"{where}.14bit: must be true or false, got {fine!r}")
     low, high = TARGETS.get(target, (None, None))
     if "range" in spec:
-        value = spec["range"]
-        if not (isinstance(value, list) and len(value) == 2 and all(_is_number(v) for v in value)):
-            raise MidiMapError(f"{where}.range: must be two finite numbers [low, high], got {value!r}")
-        low, high = float(value[0]), float(value[1])
-    curve = spec.get("curve", 1.0)
-    if not _is_number(curve) or curve <= 0:
-        raise MidiMapError(f"{where}.curve: must be a positive number, got {curve!r}")
+        low, high = check_range(spec["range"], target, f"{where}.range", MidiMapError)
+    curve = check_curve(spec.get("curve", 1.0), f"{where}.curve", MidiMapError)
     smoothing = spec.get("smoothing_ms")
-    if smoothing is not None and (not parameter or not _is_number(smoothing) or smoothing < 0):
-        raise MidiMapError(f"{where}.smoothing_ms: must be a number >= 0 and is for STAGE.PARAMETER targets only, "
-                           f"got {smoothing!r}")
-    channel = _channel(spec.get("channel"), f"{where}.channel")
+    if smoothing is not None and (not parameter or not _is_number(smoothing)
+                                  or not 0 <= smoothing <= MAX_SMOOTHING_MS):
+        raise MidiMapError(f"{where}.smoothing_ms: must be a number from 0 to {MAX_SMOOTHING_MS:g} and is for "
+                           f"STAGE.PARAMETER targets only, got {smoothing!r}")
+    channel = check_channel(spec.get("channel"), f"{where}.channel")
     if "note" in spec:
-        return CCMapping(target=target, note=_byte(spec["note"], f"{where}.note", 127), channel=channel)
-    cc = _byte(spec["cc"], f"{where}.cc", 31 if fine else 127)
+        return CCMapping(target=target, note=check_byte(spec["note"], f"{where}.note", 127), channel=channel)
+    cc = check_byte(spec["cc"], f"{where}.cc", 31 if fine else 127)
     return CCMapping(cc=cc, channel=channel, low=low, high=high, curve=float(curve), fine=fine, target=target,
                      smoothing_ms=None if smoothing is None else float(smoothing))
+
+
+def check_range(value: object, target: str, where: str, error: type[ValueError] = ValueError) -> tuple[float, float]:
+    """A mapping's ``[low, high]``: two finite numbers within the target's RANGE_LIMITS (any
+    finite numbers for a STAGE.PARAMETER target, which its parameter's range then bounds)."""
+    limits = RANGE_LIMITS.get(target)
+    span = f" from {limits[0]:g} to {limits[1]:g}" if limits else ""
+    if not (isinstance(value, (list, tuple)) and len(value) == 2 and all(_is_number(v) for v in value)) \
+            or (limits and not all(limits[0] <= v <= limits[1] for v in value)):
+        raise error(f"{where}: must be two finite numbers [low, high]{span} for {target}, got {_text(value)}")
+    return float(value[0]), float(value[1])
+
+
+def check_curve(value: object, where: str, error: type[ValueError] = ValueError) -> float:
+    """A mapping's ``curve``: a finite exponent within CURVE_RANGE."""
+    lo, hi = CURVE_RANGE
+    if not _is_number(value) or not lo <= value <= hi:
+        raise error(f"{where}: must be a number from {lo:g} to {hi:g}, got {_text(value)}")
+    return float(value)
+
+
+def _text(value: object) -> str:
+    """``value`` for an error line: JSON's spelling of non-finite numbers, at most 60 characters."""
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError, RecursionError):
+        text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _is_number(value: object) -> bool:
@@ -102,13 +130,13 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _byte(value: object, where: str, top: int) -> int:
+def check_byte(value: object, where: str, top: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= top:
         raise MidiMapError(f"{where}: must be an integer 0..{top}, got {value!r}")
     return value
 
 
-def _channel(value: object, where: str) -> int | None:
+def check_channel(value: object, where: str) -> int | None:
     if value is None:
         return None
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 16:

@@ -19,6 +19,8 @@ from cak_dsp.delay import DelayLine
 
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
 
+GAIN_RANGE_DB = (-120.0, 40.0)  # the output gain, from the command line, a mapping or a MIDI knob
+
 # slots of the float64 ``gains`` array: current (last applied) and target values, bypass ramp step
 MIX, GAIN, MIX_TARGET, GAIN_TARGET, BYPASS, BYPASS_TARGET, BYPASS_STEP = range(7)
 
@@ -89,7 +91,10 @@ class DryWetMixer:
 
     @mix.setter
     def mix(self, value: float) -> None:
-        self._gains[MIX_TARGET] = min(max(float(value), 0.0), 1.0)
+        """Clamped to 0..1; NaN is ignored (a live control never stops the stream)."""
+        value = float(value)
+        if not math.isnan(value):
+            self._gains[MIX_TARGET] = min(max(value, 0.0), 1.0)
 
     @property
     def gain(self) -> float:
@@ -98,7 +103,10 @@ class DryWetMixer:
 
     @gain.setter
     def gain(self, value: float) -> None:
-        self._gains[GAIN_TARGET] = max(float(value), 0.0)
+        """Clamped to 0 .. the top of GAIN_RANGE_DB; NaN is ignored."""
+        value = float(value)
+        if not math.isnan(value):
+            self._gains[GAIN_TARGET] = min(max(value, 0.0), 10.0 ** (GAIN_RANGE_DB[1] / 20.0))
 
     @property
     def bypass(self) -> bool:
@@ -116,6 +124,8 @@ class DryWetMixer:
 
     def process(self, dry: np.ndarray, wet: np.ndarray) -> None:
         """Overwrite ``wet`` (channels, n) with the mixed, gained output. Allocates nothing."""
+        if wet.shape != dry.shape:
+            raise ValueError(f"mixer: wet {wet.shape} and dry {dry.shape} must have the same shape")
         delayed = self._line.process(dry, self._delayed[:, :dry.shape[1]])
         _mix_block(dry, delayed, wet, self._gains, self.in_peak, self.out_peak, self.ceiling)
 

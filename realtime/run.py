@@ -86,6 +86,10 @@ def run_live(config: LiveConfig, duration: float | None, show_status: bool = Tru
         if interactive:
             print(file=sys.stderr)
     print(summary_text(host), file=sys.stderr)
+    for line in host.processor.repairs():
+        print(f"cak live: {line}", file=sys.stderr)
+    if control is not None and control.dropped:
+        print(f"MIDI: {control.dropped} message(s) lost in rtmidi's full input queue", file=sys.stderr)
     return 130 if interrupted else 0
 
 

@@ -25,6 +25,11 @@ collector's reach. The callback runs the processor from the input into ``outdata
 jitted dry/wet mixer, and bookkeeping into preallocated numpy arrays: no locks, no prints, no
 I/O; stream status flags are counted, not printed. Control values (texture, mix, gain,
 bypass, program) are single float64 slots written by other threads and read once per block.
+
+Failures. Every number of a :class:`LiveConfig` is checked before anything opens (one-line
+``ValueError`` naming the field and its range). A processor that raises in the callback mutes
+the output from that block on (never an exception into PortAudio); :meth:`LiveHost.check_alive`
+then reports it in one line and the run stops.
 """
 from __future__ import annotations
 
@@ -39,15 +44,19 @@ import numpy as np
 from numba import njit
 
 from cak_dsp import Cak, Chain, Preset
+from cak_dsp.arrays import MAX_CHANNELS, SAMPLE_RATE_RANGE
+from cak_dsp.errors import first_line
 from cak_dsp.level import DEFAULT_LIVE_LEVEL, ceiling_from_db, check_level
 from cak_dsp.normalization import DEFAULT_MODE
 from cak_dsp.texture import check_texture, clamp_texture
 
 from .devices import LiveError, check_settings, find_device, sounddevice
-from .mixer import DryWetMixer
+from .mixer import GAIN_RANGE_DB, DryWetMixer
 from .programs import FADE_MS, ProgramBank
 
 MAX_DRIVER_BLOCK = 8192
+MAX_LATENCY_S = 2.0  # PortAudio's suggested latency, when given in seconds
+MAX_FADE_MS = 10000.0  # bypass, program crossfade and texture glide times
 TIMING_SLOTS = 1 << 17
 # slots of the status-flag counters
 CALLBACKS, SAMPLES, INPUT_UNDERFLOW, INPUT_OVERFLOW, OUTPUT_UNDERFLOW, OUTPUT_OVERFLOW = range(6)
@@ -125,13 +134,50 @@ class Snapshot:
         return 1000.0 * self.latency_samples / self.samplerate
 
 
+def check_config(config: LiveConfig) -> None:
+    """Every number of ``config`` finite and within its range; else a one-line ValueError."""
+    check_texture(config.texture, "LiveConfig.texture")
+    ceiling_from_db(config.ceiling_db)
+    _check_number(config.mix, "mix", 0.0, 1.0)
+    top = GAIN_RANGE_DB[1]
+    _check_number(config.output_gain, "output_gain", 0.0, 10.0 ** (top / 20.0), f" (linear: up to {top:g} dB)")
+    for name in ("smoothing_ms", "bypass_ms", "fade_ms"):
+        _check_number(getattr(config, name), name, 0.0, MAX_FADE_MS)
+    if config.fade_ms <= 0:
+        raise ValueError(f"fade_ms must be more than 0, got {config.fade_ms!r}")
+    _check_whole(config.channels, "channels", 1, MAX_CHANNELS)
+    _check_whole(config.blocksize, "blocksize", 0, MAX_DRIVER_BLOCK, " (0: the driver's)")
+    if config.samplerate is not None:
+        _check_whole(config.samplerate, "samplerate", *SAMPLE_RATE_RANGE, " Hz")
+    if not isinstance(config.latency, str):
+        _check_number(config.latency, "latency", 0.0, MAX_LATENCY_S, " seconds, or 'low' or 'high'")
+    elif config.latency not in ("low", "high"):
+        raise ValueError(f"latency must be 'low', 'high' or seconds, got {config.latency!r}")
+    for row in config.input_channels or ():
+        _check_whole(row, "input channel", 1, 1024)
+
+
+def _check_number(value: object, name: str, low: float, high: float, unit: str = "") -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if isinstance(value, bool) or not (math.isfinite(number) and low <= number <= high):
+        raise ValueError(f"{name} must be a number from {low:g} to {high:g}{unit}, got {value!r}")
+    return number
+
+
+def _check_whole(value: object, name: str, low: int, high: int, unit: str = "") -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
+        raise ValueError(f"{name} must be a whole number from {low} to {high}{unit}, got {value!r}")
+    return int(value)
+
+
 class LiveHost:
     """Owns the processor, the mixer, the stream and the callback's bookkeeping."""
 
     def __init__(self, config: LiveConfig) -> None:
-        check_texture(config.texture, "LiveConfig.texture")
-        if config.blocksize < 0:
-            raise ValueError(f"blocksize must be 0 (driver's choice) or positive, got {config.blocksize}")
+        check_config(config)
         if config.preset is None and config.chain is None:
             raise ValueError("give a preset or a chain")
         self.config = config
@@ -173,6 +219,7 @@ class LiveHost:
         self._abandoned = None
         self._stream_latency = (0, 0)
         self._stopping = False
+        self.failure: BaseException | None = None
 
     @staticmethod
     def _build_processor(config: LiveConfig) -> tuple[Chain, ProgramBank | None]:
@@ -222,8 +269,11 @@ class LiveHost:
         self.mixer.mix = value
 
     def set_gain_db(self, value: float) -> None:
-        """Output gain in dB; glides over one block."""
-        self.mixer.gain = 10.0 ** (float(value) / 20.0)
+        """Output gain in dB, clamped to GAIN_RANGE_DB (NaN ignored); glides over one block."""
+        value = float(value)
+        if not math.isnan(value):
+            lo, hi = GAIN_RANGE_DB
+            self.mixer.gain = 10.0 ** (min(max(value, lo), hi) / 20.0)
 
     def set_bypass(self, value: float) -> None:
         """Bypass on when ``value`` is true (>= 0.5): fades to the delay-compensated dry signal."""
@@ -264,6 +314,22 @@ class LiveHost:
             for slot, name in enumerate(_FLAGS, start=INPUT_UNDERFLOW):
                 if getattr(status, name):
                     counters[slot] += 1
+        if self.failure is None:
+            try:
+                self._run(indata, outdata, frames)
+            except Exception as exc:  # noqa: BLE001 - a failing processor mutes, never kills the stream
+                self.failure = exc
+        if self.failure is not None:
+            outdata.fill(0)
+        slot = counters[CALLBACKS] % TIMING_SLOTS
+        self.block_frames[slot] = frames
+        self.callback_ns[slot] = time.perf_counter_ns() - start
+        self.callback_cpu_ns[slot] = time.thread_time_ns() - cpu_start
+        counters[CALLBACKS] += 1
+        counters[SAMPLES] += frames
+
+    def _run(self, indata: np.ndarray, outdata: np.ndarray, frames: int) -> None:
+        """The processor and the mixer over the callback's frames, in blocks of ``max_block``."""
         self._glide(frames)
         step = self.max_block
         for at in range(0, frames, step):
@@ -276,12 +342,6 @@ class LiveHost:
             wet = outdata[at:at + n].T
             self.processor.process(dry, wet)
             self.mixer.process(dry, wet)
-        slot = counters[CALLBACKS] % TIMING_SLOTS
-        self.block_frames[slot] = frames
-        self.callback_ns[slot] = time.perf_counter_ns() - start
-        self.callback_cpu_ns[slot] = time.thread_time_ns() - cpu_start
-        counters[CALLBACKS] += 1
-        counters[SAMPLES] += frames
 
     def _glide(self, frames: int) -> None:
         """Move the texture one block towards the target (one-pole, snaps when close)."""
@@ -334,13 +394,17 @@ class LiveHost:
         return self._stream is not None and self._stream.active
 
     def check_alive(self) -> None:
-        """Raise :class:`LiveError` if the stream stopped without being asked (device lost).
+        """Raise :class:`LiveError` if the processor failed in the callback (the output has
+        been muted since), or if the stream stopped without being asked (device lost).
 
         The dead stream is abandoned, not stopped: PortAudio's JACK backend waits ten minutes
         for a process callback that never comes when asked to stop (or close, or terminate) a
         stream whose server has gone, so the stream is left open and PortAudio's exit handler,
         which would do the same, is unregistered. The process can then exit at once.
         """
+        if self.failure is not None:
+            raise LiveError(f"the processor failed in the audio callback and was muted "
+                            f"({type(self.failure).__name__}: {first_line(self.failure)}); stopped")
         if self._stream is not None and not self._stopping and not self._stream.active:
             self._abandoned, self._stream = self._stream, None
             atexit.unregister(self._sd._exit_handler)
