@@ -34,6 +34,10 @@ from .session import Studio
 from .spectrum import Columns
 
 PUSH_HZ = 30
+# The audio callback is Python code that needs the interpreter lock, which this process's event
+# loop holds while it serves the page; Python hands the lock over only every switch interval
+# (5 ms by default, a whole JACK period at 256 frames), so the studio asks for a shorter one.
+SWITCH_INTERVAL_S = 0.0002
 SMALL_UPLOAD = 1 << 20  # presets and mapping files
 STATIC = Path(__file__).resolve().parent / "static"
 STATIC_FILES = {"studio.js": "text/javascript", "studio.css": "text/css"}
@@ -316,7 +320,10 @@ def serve(studio: Studio, host: str, port: int, max_upload: int, on_url: Callabl
         finally:
             await server.close(runner)
 
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     try:
         asyncio.run(main())
     finally:
         studio.close()
+        sys.setswitchinterval(previous)

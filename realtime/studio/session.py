@@ -324,7 +324,7 @@ class Studio:
             csv = dst.with_name(dst.stem + "-knob.csv")
             from cak_dsp.atomic import write_text_atomic
 
-            write_text_atomic(csv, "time,texture\n" + "".join(f"{t!r},{v!r}\n" for t, v in zip(times, values)))
+            write_text_atomic(csv, "time,texture\n" + "".join(f"{float(t)!r},{float(v)!r}\n" for t, v in zip(times, values)))
             automation = load_automation(csv)
         s = self.settings
         job = RenderJob(chain_file=None if self.options.chain is None else str(self.options.chain),
