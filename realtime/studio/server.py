@@ -141,7 +141,9 @@ class StudioServer:
         limit = self.max_upload if kind == "audio" else SMALL_UPLOAD
         too_big = f"{name}: larger than the upload limit of {_size(limit)}"
         if request.content_length is not None and request.content_length > limit:
-            return _refuse(413, too_big)
+            refused = _refuse(413, too_big)
+            refused.force_close()  # answer now, and never read the body
+            return refused
         self.uploads += 1
         path = self.studio.workdir / f"upload-{self.uploads}{Path(name).suffix.lower()}"
         size = 0
@@ -151,7 +153,9 @@ class StudioServer:
                 if size > limit:
                     sink.close()
                     path.unlink()
-                    return _refuse(413, too_big)
+                    refused = _refuse(413, too_big)
+                    refused.force_close()
+                    return refused
                 sink.write(chunk)
         action = {"audio": self.studio.load_file, "preset": lambda p, _: self.studio.add_preset(p),
                   "midimap": self.studio.load_midi_map}[kind]

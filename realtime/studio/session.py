@@ -469,7 +469,8 @@ class Studio:
                      "position": (player.position / player.length) if player else 0.0,
                      "seconds": (player.position / self.player_rate) if player else 0.0,
                      "recording": bool(player and player.recording), "midi_events": self.midi.events if self.midi else 0,
-                     "midi_lost": bool(self.midi and self.midi.lost), "learning": bool(self.midi and self.midi.learning)}
+                     "midi_lost": bool(self.midi and self.midi.lost), "learning": bool(self.midi and self.midi.learning),
+                     "bindings": self.bindings()}
         if host is None:
             return out
         snap = host.snapshot()

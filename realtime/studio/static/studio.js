@@ -121,6 +121,7 @@ function showMeters(m) {
   $("play").classList.toggle("on", m.playing);
   $("midi-led").classList.toggle("on", m.midi_events !== lastMidiEvents);
   lastMidiEvents = m.midi_events;
+  for (const target of ["texture", "mix", "gain", "bypass"]) $(`bind-${target}`).textContent = m.bindings[target] || "";
   document.body.classList.toggle("learning", learnMode);
   if (learnMode && !m.learning && pendingLearn) { pendingLearn = false; learnMode = false; $("learn").classList.remove("on"); say("bound"); }
 }
@@ -191,10 +192,17 @@ function showExport(msg) {
   say(`exported ${msg.audio}`);
 }
 
+function size(n) {
+  for (const [unit, scale] of [["GB", 2 ** 30], ["MB", 2 ** 20], ["kB", 2 ** 10]]) {
+    if (n >= scale) return `${Number((n / scale).toPrecision(6))} ${unit}`;
+  }
+  return `${n} bytes`;
+}
+
 // -- uploads -------------------------------------------------------------------------------------
 async function upload(file, kind) {
   if (kind === "audio" && state.max_upload && file.size > state.max_upload) {
-    say(`${file.name}: larger than the upload limit of ${(state.max_upload / 1048576).toFixed(0)} MB`, true);
+    say(`${file.name}: larger than the upload limit of ${size(state.max_upload)}`, true);
     return;
   }
   say(`loading ${file.name}...`);
