@@ -10,4 +10,5 @@ chain around it) in its callback; a MIDI controller moves the knobs and switches
 * :mod:`cak_realtime.devices`   -- PortAudio loading, device lookup and checks, one-line :class:`LiveError`
 * :mod:`cak_realtime.status`    -- the live status line and the end-of-run summary
 * :mod:`cak_realtime.run`       -- :func:`run_live` from a :class:`LiveConfig` and :class:`MidiSettings`; the device list
+* :mod:`cak_realtime.studio`    -- ``cak studio``: a web page over the host (file player, exports, MIDI learn)
 """

@@ -234,5 +234,7 @@ class Tap:
     def latest(self, n: int) -> tuple[np.ndarray, int]:
         """The last ``n`` samples of (dry, wet), shape (2, n), and the total written so far."""
         end = int(self.index[0])
-        at = (end - n + np.arange(n)) % TAP_SAMPLES
-        return self.ring[:, at], end
+        stop = end % TAP_SAMPLES
+        if stop >= n:
+            return self.ring[:, stop - n:stop].copy(), end
+        return np.concatenate([self.ring[:, TAP_SAMPLES - (n - stop):], self.ring[:, :stop]], axis=1), end

@@ -10,7 +10,7 @@ import numpy as np
 
 from .player import Tap
 
-N_FFT = 2048
+N_FFT = 1024
 BANDS = 64
 FLOOR_DB = -100.0
 
@@ -23,9 +23,15 @@ class Columns:
         self.window = np.hanning(N_FFT).astype(np.float32)
         freqs = np.fft.rfftfreq(N_FFT, 1.0 / rate)
         edges = np.geomspace(40.0, rate / 2, BANDS + 1)
-        self.band = np.clip(np.searchsorted(edges, freqs, side="right") - 1, 0, BANDS - 1)
-        self.count = np.maximum(np.bincount(self.band, minlength=BANDS), 1)
-        self.norm = 2.0 / self.window.sum()
+        band = np.clip(np.searchsorted(edges, freqs, side="right") - 1, 0, BANDS - 1)
+        # bins -> bands as one matrix product: each band the mean power of its bins (norm included)
+        self.bands = np.zeros((freqs.size, BANDS), np.float32)
+        self.bands[np.arange(freqs.size), band] = 1.0
+        for empty in np.flatnonzero(self.bands.sum(axis=0) == 0):  # low bands narrower than a bin: the nearest bin
+            centre = np.sqrt(edges[empty] * edges[empty + 1])
+            self.bands[np.argmin(np.abs(freqs - centre)), empty] = 1.0
+        norm = (2.0 / self.window.sum()) ** 2
+        self.bands *= norm / np.maximum(self.bands.sum(axis=0), 1.0)
         self.seen = -1
 
     def next(self, tap: Tap) -> list[list[int]] | None:
@@ -34,8 +40,8 @@ class Columns:
         if written == self.seen:
             return None
         self.seen = written
-        spectra = np.abs(np.fft.rfft(audio * self.window, axis=1)) * self.norm
-        power = np.stack([np.bincount(self.band, weights=row ** 2, minlength=BANDS) for row in spectra]) / self.count
+        spectra = np.fft.rfft(audio * self.window, axis=1)
+        power = (spectra.real ** 2 + spectra.imag ** 2).astype(np.float32) @ self.bands
         db = 10 * np.log10(power + 1e-20)
         scaled = np.clip((db - FLOOR_DB) / -FLOOR_DB * 255, 0, 255).astype(np.int64)
         return scaled.tolist()
