@@ -88,7 +88,7 @@ class Studio:
             from cak_dsp.chain_file import load_chain
 
             chain = load_chain(options.chain)  # checked now: a bad chain file is a one-line error at start
-            self.chain_stages = [name or type(stage).__name__ for stage, name in zip(chain.stages, chain.names)]
+            self.chain_stages = [_stage_label(spec, name) for spec, name in zip(chain.specs, chain.names)]
         check_texture(options.texture, "--texture")
         self.settings = {"preset": self.preset_refs.index(options.preset or DEFAULT_PRESET),
                          "texture": options.texture, "level": options.level, "mix": 1.0, "gain_db": 0.0,
@@ -481,6 +481,13 @@ class Studio:
                    in_peak=[float(p) for p in snap.in_peak], out_peak=[float(p) for p in snap.out_peak],
                    load=snap.load_last, xruns=snap.xruns, callbacks=snap.callbacks)
         return out
+
+
+def _stage_label(spec: dict, name: str | None) -> str:
+    """How the page lists a chain stage: its name, else its type (a CAK stage with its preset)."""
+    kind = str(spec.get("type", "stage"))
+    label = name or kind
+    return f"{label} {spec.get('preset', 'drums')}" if kind == "cak" else label
 
 
 def _live_level(level: str) -> str:
