@@ -50,7 +50,8 @@ def add_parser(sub) -> None:
     p.add_argument("--blocksize", "-b", type=int, default=0, help="frames per callback; 0 = the driver's (default)")
     lo, hi = CEILING_RANGE_DB
     p.add_argument("--ceiling-db", type=float, default=0.0,
-                   help=f"no sample played exceeds this level, dBFS ({lo:g}..{hi:g}; default 0; exports are not limited)")
+                   help=f"no sample played exceeds this level, dBFS ({lo:g}..{hi:g}; default 0); exports are as "
+                        "cak render writes them")
     p.add_argument("--channels", type=int, default=2, help="channels played and processed (default 2)")
     p.add_argument("--output-dir", type=Path, default=Path.cwd(),
                    help="where exports, knob takes and mapping files are written (default: the current folder)")
@@ -84,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
                             mode=args.mode, level=args.level or "match", soft_clip=args.soft_clip,
                             geometry=args.geometry, input_device=args.input_device,
                             output_device=args.output_device, samplerate=args.samplerate,
-                            blocksize=args.blocksize, channels=args.channels, ceiling_db=args.ceiling_db, output_dir=args.output_dir.resolve(),
+                            blocksize=args.blocksize, channels=args.channels, ceiling_db=args.ceiling_db,
+                            output_dir=args.output_dir.resolve(),
                             midi_map=args.midi_map, midi_api=args.midi_api, audio=not args.no_audio)
     with tempfile.TemporaryDirectory(prefix="cak-studio-") as workdir:
         studio = Studio(options, Path(workdir))

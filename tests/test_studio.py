@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 import shlex
 import subprocess
 import sys
@@ -245,7 +244,8 @@ def _match_periods(heard: np.ndarray, wet: np.ndarray, period: int, most_missed:
 
 
 def _blame(before: dict, after: dict) -> str:
-    return ", ".join(f"{key} {after[key] - before.get(key, 0)}" for key in sorted(after) if after[key] != before.get(key, 0))
+    changed = [key for key in sorted(after) if after[key] != before.get(key, 0)]
+    return ", ".join(f"{key} {after[key] - before.get(key, 0)}" for key in changed)
 
 
 def test_midi_learn_from_the_page(studio, screens):

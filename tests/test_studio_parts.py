@@ -99,7 +99,8 @@ def test_mapping_file_round_trip(tmp_path):
 
 def test_learn_binds_any_control():
     values = {}
-    setters = {name: (lambda v, name=name: values.__setitem__(name, v)) for name in ("texture", "mix", "gain", "bypass")}
+    setters = {name: (lambda v, name=name: values.__setitem__(name, v))
+               for name in ("texture", "mix", "gain", "bypass")}
     midi = MidiControl([CCMapping(cc=1)], setters, port="unused")
     midi.learn("gain")
     assert midi.learning
@@ -122,7 +123,8 @@ def test_upload_size_option():
 
 
 def test_without_aiohttp_one_line():
-    code = "import sys; sys.modules['aiohttp'] = None; from cak_cli import main; sys.exit(main(['studio', '--no-audio']))"
+    code = ("import sys; sys.modules['aiohttp'] = None; from cak_cli import main; "
+            "sys.exit(main(['studio', '--no-audio']))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == ["cak: error: cak studio needs aiohttp: pip install 'cak[studio]'"]

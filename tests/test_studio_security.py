@@ -61,7 +61,8 @@ def _http(studio: StudioProcess, request: str) -> tuple[int, str]:
         while b"\r\n\r\n" not in data:
             data += conn.recv(65536)
         head, _, body = data.partition(b"\r\n\r\n")
-        length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
+        fields = dict(line.split(b":", 1) for line in head.split(b"\r\n")[1:])
+        length = int(next(value for key, value in fields.items() if key.lower() == b"content-length"))
         while len(body) < length:
             body += conn.recv(65536)
     return int(head.split()[1]), body.decode()

@@ -21,13 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
+from cak_dsp.atomic import write_text_atomic
 from cak_dsp.errors import first_line
 from cak_dsp.file_render import READ_FORMATS, WRITE_FORMATS
 from cak_dsp.level import LEVEL_MODES
 from cak_dsp.presets import DEFAULT_PRESET, resolve_preset, shipped_presets
 from cak_dsp.texture import check_texture
 
-from ..midi import TARGETS, CCMapping, MidiControl
+from ..midi import TARGETS, MidiControl
 from ..midimap import MidiMap, load_midi_map, save_midi_map
 from .player import FilePlayer, Tap
 
@@ -322,9 +323,8 @@ class Studio:
             if len(times) == 0:
                 raise ValueError("no knob take recorded: play the file from its start and move the knob")
             csv = dst.with_name(dst.stem + "-knob.csv")
-            from cak_dsp.atomic import write_text_atomic
-
-            write_text_atomic(csv, "time,texture\n" + "".join(f"{float(t)!r},{float(v)!r}\n" for t, v in zip(times, values)))
+            points = "".join(f"{float(t)!r},{float(v)!r}\n" for t, v in zip(times, values))
+            write_text_atomic(csv, "time,texture\n" + points)
             automation = load_automation(csv)
         s = self.settings
         job = RenderJob(chain_file=None if self.options.chain is None else str(self.options.chain),
@@ -465,11 +465,12 @@ class Studio:
     def meters(self) -> dict:
         """Peaks, knob, gate, load, xruns, MIDI activity and transport (at most 30 times a second)."""
         host, player = self.host, self.player
+        midi = self.midi
         out: dict = {"type": "meters", "playing": bool(player and player.playing),
                      "position": (player.position / player.length) if player else 0.0,
                      "seconds": (player.position / self.player_rate) if player else 0.0,
-                     "recording": bool(player and player.recording), "midi_events": self.midi.events if self.midi else 0,
-                     "midi_lost": bool(self.midi and self.midi.lost), "learning": bool(self.midi and self.midi.learning),
+                     "recording": bool(player and player.recording), "midi_events": midi.events if midi else 0,
+                     "midi_lost": bool(midi and midi.lost), "learning": bool(midi and midi.learning),
                      "bindings": self.bindings()}
         if host is None:
             return out
