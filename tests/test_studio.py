@@ -352,3 +352,18 @@ def test_chain_file_lists_its_stages_and_exports_as_cak_render_chain(jack_server
     exported = _wav(tmp_path / "chain-wet.wav")
     rendered = _render(command, studio, drum_file, tmp_path / "render.wav")
     assert np.abs(exported - rendered).max() <= TOLERANCE
+
+
+def test_geometry_choice_reopens_the_stream_with_its_latency(studio):
+    """Low-latency geometry from the page: the stream reopens with the engine's shorter latency
+    (the bank's largest: 698 samples for the look-ahead presets at 48 kHz, plus PortAudio's 256)."""
+    with chromium() as browser:
+        page = _open(browser, studio)
+        page.click("[data-view=setup]")
+        page.select_option("#geometry", "low-latency")
+        page.click("[data-view=audition]")
+        page.locator("#latency").filter(has_text="954 samples").wait_for(timeout=120_000)
+        page.click("[data-view=setup]")
+        page.select_option("#geometry", "standard")
+        page.click("[data-view=audition]")
+        page.locator("#latency").filter(has_text="3041 samples").wait_for(timeout=120_000)

@@ -118,3 +118,30 @@ def test_bad_uploads_get_one_line_in_the_page(studio, tmp_path):
         page.set_input_files("#file-input", str(too_big))
         message.filter(has_text="long.wav").wait_for()
         assert page.text_content("#message") == "long.wav: larger than the upload limit of 64 kB"
+
+
+def test_preset_and_mapping_files_from_the_page(studio, tmp_path):
+    """A preset file joins the menu; a mapping file loads; a broken one of each is one line."""
+    from cak_dsp.presets import SHIPPED_DIR
+
+    mine = tmp_path / "mine.json"
+    mine.write_text((SHIPPED_DIR / "melodic.json").read_text())
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"controls": [{"target": "mix", "cc": 300}]}')
+    mapping = tmp_path / "mapping.json"
+    mapping.write_text('{"controls": [{"target": "mix", "cc": 7}]}')
+    with chromium() as browser:
+        page = browser.new_page()
+        page.goto(studio.url)
+        page.set_input_files("#preset-file", str(mine))
+        page.locator("#preset option", has_text="mine").wait_for(state="attached")
+        assert page.locator("#preset").input_value() == str(page.locator("#preset option").count() - 1)
+        page.click("[data-view=setup]")
+        page.set_input_files("#map-load", str(broken))
+        page.locator("#message.error").filter(has_text="broken.json").wait_for()
+        assert page.text_content("#message") == "broken.json: controls[0].cc: must be an integer 0..127, got 300"
+        page.set_input_files("#map-load", str(mapping))
+        page.locator("#message").filter(has_text="loaded mapping.json").wait_for()
+        page.set_input_files("#preset-file", str(broken))
+        page.locator("#message.error").filter(has_text="broken.json").wait_for()
+        assert "\n" not in page.text_content("#message")

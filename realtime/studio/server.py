@@ -145,7 +145,9 @@ class StudioServer:
             refused.force_close()  # answer now, and never read the body
             return refused
         self.uploads += 1
-        path = self.studio.workdir / f"upload-{self.uploads}{Path(name).suffix.lower()}"
+        folder = self.studio.workdir / f"upload-{self.uploads}"  # the file keeps its name: the menus show it
+        folder.mkdir()
+        path = folder / name
         size = 0
         with open(path, "wb") as sink:
             async for chunk in request.content.iter_chunked(1 << 20):
@@ -158,12 +160,12 @@ class StudioServer:
                     return refused
                 sink.write(chunk)
         action = {"audio": self.studio.load_file, "preset": lambda p, _: self.studio.add_preset(p),
-                  "midimap": self.studio.load_midi_map}[kind]
+                  "midimap": lambda p, _: self.studio.load_midi_map(p)}[kind]
         try:
             await self._blocking(action, path, name)
         except (OSError, ValueError) as exc:
             path.unlink(missing_ok=True)
-            return _refuse(400, first_line(exc))
+            return _refuse(400, first_line(exc).replace(str(path), name))
         await self.broadcast(self.state())
         return web.json_response({"ok": name})
 
@@ -178,7 +180,7 @@ class StudioServer:
                 if message.type == WSMsgType.TEXT:
                     try:
                         await self._handle(ws, json.loads(message.data))
-                    except (OSError, ValueError, KeyError, TypeError) as exc:
+                    except Exception as exc:  # noqa: BLE001 - one line in the page; the socket stays open
                         await ws.send_json({"type": "error", "message": first_line(exc)})
         finally:
             self.sockets.discard(ws)

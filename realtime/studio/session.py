@@ -438,12 +438,9 @@ class Studio:
         self.exports[path.name] = path
         return path.name
 
-    def load_midi_map(self, path: Path, name: str) -> None:
-        try:
-            midi_map = load_midi_map(path)
-        except ValueError as exc:
-            raise ValueError(first_line(exc).replace(str(path), name)) from None
-        self.midi_map = midi_map
+    def load_midi_map(self, path: Path) -> None:
+        """Use the mapping file ``path`` (reopening the MIDI port with it)."""
+        self.midi_map = load_midi_map(path)
         if self.midi is not None:
             port = self.midi.port
             self.open_midi(port)
