@@ -343,8 +343,11 @@ def test_chain_file_lists_its_stages_and_exports_as_cak_render_chain(jack_server
     try:
         with chromium() as browser:
             page = _open(browser, studio)
-            assert page.locator("#chain li").all_text_contents() == ["HighpassFilter", "cak melodic"]
+            assert page.locator("#chain li .stage").all_text_contents() == ["HighpassFilter", "cak melodic"]
             assert page.locator("#preset").is_disabled()
+            page.locator("#chain li input").nth(1).check()
+            page.wait_for_timeout(500)
+            assert page.locator("#chain li input").nth(1).is_checked()  # the server's state, sent back
             command = _export(page, "chain-wet.wav", take=False)
     finally:
         assert studio.interrupt() == 0, studio.stderr

@@ -128,3 +128,36 @@ def test_without_aiohttp_one_line():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == ["cak: error: cak studio needs aiohttp: pip install 'cak[studio]'"]
+
+
+def test_bypassed_stages_pass_their_input_delayed_by_their_latency():
+    """A bypassed stage outputs its input exactly as late as it would its output: bypassing the
+    CAK stage of [high-pass, CAK] gives the high-pass alone, delayed by CAK's latency; bypassing
+    both gives the input delayed by the chain's latency; nothing bypassed is the plain chain."""
+    from pedalboard import HighpassFilter
+
+    from cak_dsp import Cak, Chain
+    from cak_realtime.bypass_chain import BypassChain
+
+    rate, block = 48000, 256
+    noise = np.random.default_rng(4).normal(0, 0.2, (2, rate)).astype(np.float32)
+
+    def run(chain, bypass=()):
+        chain.prepare(rate, block, 2)
+        for index in bypass:
+            chain.set_bypass(index, True)
+        chain.reset()
+        out = np.zeros_like(noise)
+        for at in range(0, noise.shape[1], block):
+            chain.process(noise[:, at:at + block], out[:, at:at + block])
+        return out, chain.latency_samples
+
+    both, latency = run(BypassChain([HighpassFilter(80), Cak("drums", texture=1.2)]), bypass=(0, 1))
+    assert np.array_equal(both[:, latency:], noise[:, :-latency]) and not both[:, :latency].any()
+    only_hp, latency = run(BypassChain([HighpassFilter(80), Cak("drums", texture=1.2)]), bypass=(1,))
+    high_passed, hp_latency = run(Chain([HighpassFilter(80)]))
+    delay = latency - hp_latency
+    assert np.abs(only_hp[:, delay:] - high_passed[:, :-delay]).max() <= 1e-6
+    live, _ = run(BypassChain([HighpassFilter(80), Cak("drums", texture=1.2)]))
+    plain, _ = run(Chain([HighpassFilter(80), Cak("drums", texture=1.2)]))
+    assert np.array_equal(live, plain)  # nothing bypassed: the plain chain, to the bit

@@ -194,6 +194,8 @@ class StudioServer:
                 await self._blocking(studio.set_control, name, msg.get("value"))
             else:
                 studio.set_control(name, msg.get("value"))
+        elif kind == "stage_bypass":
+            studio.set_stage_bypass(msg.get("index"), msg.get("value"))
         elif kind == "transport":
             studio.transport(msg["action"], msg.get("value"))
         elif kind == "export":

@@ -85,11 +85,13 @@ class Studio:
             self.preset_refs.append(options.preset)
         self.presets = [resolve_preset(ref) for ref in self.preset_refs]
         self.chain_stages: list[str] = []
+        self.stage_bypass: list[bool] = []
         if options.chain is not None:
             from cak_dsp.chain_file import load_chain
 
             chain = load_chain(options.chain)  # checked now: a bad chain file is a one-line error at start
             self.chain_stages = [_stage_label(spec, name) for spec, name in zip(chain.specs, chain.names)]
+            self.stage_bypass = [False] * len(self.chain_stages)
         check_texture(options.texture, "--texture")
         self.settings = {"preset": self.preset_refs.index(options.preset or DEFAULT_PRESET),
                          "texture": options.texture, "level": options.level, "mix": 1.0, "gain_db": 0.0,
@@ -134,7 +136,11 @@ class Studio:
             if self.options.chain is not None:
                 from cak_dsp.chain_file import load_chain
 
-                chain = load_chain(self.options.chain)
+                from ..bypass_chain import BypassChain
+
+                chain = BypassChain.of(load_chain(self.options.chain))
+                for index, on in enumerate(self.stage_bypass):
+                    chain.set_bypass(index, on)
             # the preset menu is Program Change over every preset (with --chain, the chain's own)
             programs = {} if chain is not None else dict(enumerate(self.presets))
             config = LiveConfig(preset=self.presets[s["preset"]], texture=s["texture"], mode=self.options.mode,
@@ -273,6 +279,15 @@ class Studio:
                 raise
         else:
             raise ValueError(f"unknown control {name!r}")
+
+    def set_stage_bypass(self, index: object, on: object) -> None:
+        """Bypass chain stage ``index`` (0-based) while listening; exports render the whole chain."""
+        if not self.chain_stages:
+            raise ValueError("stage bypass needs a chain (cak studio --chain FILE)")
+        index = int(number(index, "stage", 0, len(self.chain_stages) - 1))
+        self.stage_bypass[index] = bool(on)
+        if self.host is not None:
+            self.host.processor.set_bypass(index, bool(on))
 
     def add_preset(self, path: Path) -> None:
         """A preset file from the page joins the menu (and the bank: the host reopens)."""
@@ -452,6 +467,7 @@ class Studio:
         host = self.host
         return {"type": "state", **s, "presets": [Path(r).stem if r.endswith(".json") else r for r in self.preset_refs],
                 "levels": list(LEVEL_MODES), "geometries": list(GEOMETRIES), "chain": self.chain_stages,
+                "stage_bypass": self.stage_bypass,
                 "file": self.file_name, "file_seconds": (self.player.length / self.player_rate) if self.player else 0,
                 "audio_error": self.audio_error, "samplerate": self.samplerate,
                 "latency_samples": host.total_latency_samples if host else 0,

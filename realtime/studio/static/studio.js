@@ -85,7 +85,21 @@ function showState(s) {
   $("rate").textContent = s.samplerate ? `${s.samplerate} Hz` : "";
   $("midi-open").textContent = s.midi_port ? `listening on ${s.midi_port}` : "";
   for (const target of ["texture", "mix", "gain", "bypass"]) $(`bind-${target}`).textContent = s.bindings[target] || "";
-  $("chain").replaceChildren(...s.chain.map((name) => { const li = document.createElement("li"); li.textContent = name; return li; }));
+  $("chain").replaceChildren(...s.chain.map((name, index) => {
+    const li = document.createElement("li");
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.checked = s.stage_bypass[index];
+    box.title = "bypass this stage (listening only: exports render the whole chain)";
+    box.addEventListener("change", () => send({ type: "stage_bypass", index, value: box.checked }));
+    const label = document.createElement("label");
+    label.append(box, " bypass ");
+    const stageName = document.createElement("span");
+    stageName.className = "stage";
+    stageName.textContent = name;
+    li.append(stageName, " ", label);
+    return li;
+  }));
   if (s.audio_error) say(s.audio_error, true);
 }
 
