@@ -20,16 +20,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 
 from cak_dsp.atomic import write_text_atomic
+from cak_dsp.automation import load_automation
+from cak_dsp.batch import RenderJob
+from cak_dsp.chain_file import load_chain
+from cak_dsp.demo import plot_spectrograms
 from cak_dsp.errors import first_line
-from cak_dsp.file_render import READ_FORMATS, WRITE_FORMATS
+from cak_dsp.file_render import READ_FORMATS, WRITE_FORMATS, render_file
 from cak_dsp.level import LEVEL_MODES
 from cak_dsp.presets import DEFAULT_PRESET, resolve_preset, shipped_presets
 from cak_dsp.texture import check_texture
 
+from ..bypass_chain import BypassChain
 from ..midi import TARGETS, MidiControl
 from ..midimap import MidiMap, load_midi_map, save_midi_map
+from ..stream import LiveConfig, LiveHost
 from .player import FilePlayer, Tap
 
 GEOMETRIES = ("standard", "low-latency")
@@ -87,8 +94,6 @@ class Studio:
         self.chain_stages: list[str] = []
         self.stage_bypass: list[bool] = []
         if options.chain is not None:
-            from cak_dsp.chain_file import load_chain
-
             chain = load_chain(options.chain)  # checked now: a bad chain file is a one-line error at start
             self.chain_stages = [_stage_label(spec, name) for spec, name in zip(chain.specs, chain.names)]
             self.stage_bypass = [False] * len(self.chain_stages)
@@ -125,8 +130,6 @@ class Studio:
 
     def rebuild(self) -> None:
         """(Re)open the host with the current settings: devices, geometry, the preset bank."""
-        from ..stream import LiveConfig, LiveHost
-
         with self.lock:
             old, self.host = self.host, None
             if old is not None:
@@ -134,10 +137,6 @@ class Studio:
             s = self.settings
             chain = None
             if self.options.chain is not None:
-                from cak_dsp.chain_file import load_chain
-
-                from ..bypass_chain import BypassChain
-
                 chain = BypassChain.of(load_chain(self.options.chain))
                 for index, on in enumerate(self.stage_bypass):
                     chain.set_bypass(index, on)
@@ -150,7 +149,11 @@ class Studio:
                                 channels=self.options.channels, samplerate=self.options.samplerate,
                                 blocksize=self.options.blocksize, mix=s["mix"],
                                 output_gain=10 ** (s["gain_db"] / 20), programs=programs, chain=chain)
-            host = LiveHost(config)
+            try:
+                host = LiveHost(config)
+            except (OSError, ValueError) as exc:
+                self.audio_error = first_line(exc)
+                raise
             host.set_bypass(s["bypass"])
             self.tap = Tap(self.options.channels)
             host.tap = self.tap
@@ -182,8 +185,6 @@ class Studio:
     # -- the file ------------------------------------------------------------------------------
     def load_file(self, path: Path, name: str) -> None:
         """Check ``path`` as audio (soundfile), read it at the device rate and audition it."""
-        import soundfile as sf
-
         if Path(name).suffix.lower() not in READ_FORMATS:
             raise ValueError(f"{name}: not an audio file name (use one of: "
                              f"{', '.join(f.lstrip('.') for f in READ_FORMATS)})")
@@ -325,10 +326,6 @@ class Studio:
     def export(self, name: str, with_take: bool, progress=None) -> dict:
         """Render the file as ``cak render`` would, with the current settings or the take's knob
         (saved first as ``NAME-knob.csv``); returns the written names."""
-        from cak_dsp.automation import load_automation
-        from cak_dsp.batch import RenderJob
-        from cak_dsp.file_render import render_file
-
         if self.file is None:
             raise ValueError("open an audio file first")
         dst = self._output_path(name, WRITE_FORMATS)
@@ -398,10 +395,6 @@ class Studio:
 
     def _plot(self, dst: Path) -> Path:
         """The static dry / wet / wet-minus-dry spectrogram of the export."""
-        import soundfile as sf
-
-        from cak_dsp.demo import plot_spectrograms
-
         wet, rate = sf.read(str(dst), dtype="float32", always_2d=True)
         dry, _ = sf.read(str(self.file), dtype="float32", always_2d=True)
         png = self.workdir / f"spectrogram-{len(self.exports)}.png"

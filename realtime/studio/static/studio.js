@@ -72,6 +72,7 @@ function showState(s) {
   $("preset").disabled = s.chain.length > 0;
   fillSelect($("level"), s.levels.map((l) => [l, l === "match" ? "match (live: follow)" : l]), s.level);
   fillSelect($("geometry"), s.geometries.map((g) => [g, g]), s.geometry);
+  $("geometry").disabled = s.chain.length > 0;  // a chain file sets its stages' geometry
   $("source").value = s.source;
   $("loop").checked = s.loop;
   if (dragging !== "mix") setMix(s.mix);
