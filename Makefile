@@ -8,7 +8,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install -q --disable-pip-version-check
-APT_PACKAGES := hydrogen-drumkits libportaudio2 jackd2 fluidsynth fluid-soundfont-gm alsa-utils espeak-ng
+APT_PACKAGES := hydrogen-drumkits libportaudio2 jackd2 fluidsynth fluid-soundfont-gm alsa-utils espeak-ng chromium
 
 .PHONY: demo test test-quick wheel-check sysdeps
 

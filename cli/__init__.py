@@ -1,7 +1,7 @@
 """cak_cli (the folder cli/): the ``cak`` command line. It sits above the core (``cak_dsp``), the
 live host (``cak_realtime``) and the trainer (``cak_train``), none of which imports it.
 
-One module per command (:mod:`.render`, :mod:`.preset`, :mod:`.demo`, :mod:`.live`,
+One module per command (:mod:`.render`, :mod:`.preset`, :mod:`.demo`, :mod:`.live`, :mod:`.studio`,
 :mod:`.devices` with ``midi-ports``, :mod:`.plugins`, :mod:`.chain`, :mod:`.train`); the options
 several commands share are defined once, in :mod:`.options`. Each command module's
 ``add_parser(sub)`` adds its parser and sets its handler. Only ``cak preset import`` and
@@ -23,9 +23,9 @@ EXIT_ERROR = 2  # a refused input or option
 
 
 def _commands() -> tuple:
-    from . import chain, demo, devices, live, plugins, preset, render, train
+    from . import chain, demo, devices, live, plugins, preset, render, studio, train
 
-    return render, preset, demo, live, devices, plugins, chain, train
+    return render, preset, demo, live, studio, devices, plugins, chain, train
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -106,7 +106,7 @@ class MidiControl:
         self.setters, self.program = setters, program
         self.program_channel = program_channel
         self.port, self.api, self.virtual = port, api, virtual
-        self.learning = learn or any(m.target == "texture" and m.cc is None for m in self.mappings)
+        self.learning = learn or any(m.cc is None and m.note is None for m in self.mappings)
         self.events = 0
         self.dropped = 0
         self.port_name: str | None = None
@@ -223,11 +223,25 @@ class MidiControl:
             self.events += 1
             self.setters[m.target](m.value(x))
 
+    def learn(self, target: str) -> None:
+        """Bind ``target`` (replacing its controller mappings) to the next controller that moves
+        and is not mapped to anything else (any thread; the page's MIDI learn)."""
+        if target not in self.setters:
+            raise ValueError(f"no setter for MIDI target {target!r}")
+        low, high = TARGETS.get(target, (None, None))
+        kept = [m for m in self.mappings if m.target != target or m.note is not None]
+        self._msb = [0] * (len(kept) + 1)  # grown before the list the reader thread indexes with it
+        self.mappings = kept + [CCMapping(cc=None, target=target, low=low, high=high)]
+        self.learning = True
+
     def _learn(self, channel: int, cc: int) -> None:
-        """Bind the unbound texture mapping to ``cc`` unless another mapping uses it."""
+        """Bind the unbound mapping to ``cc`` unless another mapping uses it."""
         taken = {m.cc for m in self.mappings if m.cc is not None} | {
             m.cc + 32 for m in self.mappings if m.cc is not None and m.fine}
-        knob = next(m for m in self.mappings if m.target == "texture" and m.cc is None)
+        knob = next((m for m in self.mappings if m.cc is None and m.note is None), None)
+        if knob is None:
+            self.learning = False
+            return
         if cc in taken or (knob.fine and cc >= 32):
             return
         knob.cc, knob.channel, self.learning = cc, channel, False

@@ -14,6 +14,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cak_dsp.atomic import write_text_atomic
 from cak_dsp.controls import is_parameter_target
 
 from .midi import CURVE_RANGE, RANGE_LIMITS, TARGETS, CCMapping
@@ -60,6 +61,42 @@ def load_midi_map(path: str | os.PathLike[str]) -> MidiMap:
                    programs={_program_number(key, f"{path}: programs"): _preset_ref(value, path, key)
                              for key, value in programs.items()},
                    program_channel=check_channel(data.get("program_channel"), f"{path}: program_channel"))
+
+
+def midi_map_data(midi_map: MidiMap) -> dict:
+    """The mapping file's JSON object for ``midi_map`` (what :func:`load_midi_map` reads back);
+    controls not bound to a controller or note yet are left out."""
+    controls = []
+    for m in midi_map.controls:
+        if m.cc is None and m.note is None:
+            continue
+        spec: dict = {"target": m.target}
+        if m.note is not None:
+            spec["note"] = m.note
+        else:
+            spec["cc"] = m.cc
+            if m.fine:
+                spec["14bit"] = True
+        if m.channel is not None:
+            spec["channel"] = m.channel
+        if m.target != "bypass" and m.low is not None and m.high is not None:
+            spec["range"] = [m.low, m.high]
+        if m.curve != 1.0:
+            spec["curve"] = m.curve
+        if m.smoothing_ms is not None:
+            spec["smoothing_ms"] = m.smoothing_ms
+        controls.append(spec)
+    data: dict = {"controls": controls}
+    if midi_map.programs:
+        data["programs"] = {str(number): preset for number, preset in sorted(midi_map.programs.items())}
+    if midi_map.program_channel is not None:
+        data["program_channel"] = midi_map.program_channel
+    return data
+
+
+def save_midi_map(midi_map: MidiMap, path: str | os.PathLike[str]) -> None:
+    """Write ``midi_map`` as a mapping file, atomically."""
+    write_text_atomic(path, json.dumps(midi_map_data(midi_map), indent=1) + "\n")
 
 
 def _control(spec: object, where: str) -> CCMapping:

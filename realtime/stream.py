@@ -15,6 +15,12 @@ Program Change selects), or a :class:`cak_dsp.Chain` whose first CAK stage runs 
 Either way the callback sees one ``process(block, out)`` with a constant ``latency_samples``,
 and the dry path of the mixer is delayed by exactly that.
 
+Sources and taps. ``host.source`` (None: the device input) may be a player that feeds the
+processor instead of the device input, e.g. a file (:class:`cak_realtime.studio.player.FilePlayer`);
+``host.tap`` (None) may be an object that sees every block's dry input and output (meters,
+spectrograms). Both are called in the callback and must follow its discipline: preallocated,
+jitted, no locks.
+
 Input channels. ``input_channels`` (1-based device channels, e.g. ``(3, 4)``) opens as many
 device inputs as the highest one needs and copies the chosen ones, in the given order, into a
 preallocated block in the callback.
@@ -215,6 +221,8 @@ class LiveHost:
         self.callback_ns = np.zeros(TIMING_SLOTS, np.int64)
         self.callback_cpu_ns = np.zeros(TIMING_SLOTS, np.int64)
         self.block_frames = np.zeros(TIMING_SLOTS, np.int64)
+        self.source = None
+        self.tap = None
         self._stream = None
         self._abandoned = None
         self._stream_latency = (0, 0)
@@ -329,12 +337,22 @@ class LiveHost:
         counters[SAMPLES] += frames
 
     def _run(self, indata: np.ndarray, outdata: np.ndarray, frames: int) -> None:
-        """The processor and the mixer over the callback's frames, in blocks of ``max_block``."""
+        """The source (the device input, or a file player), the processor, the mixer and the tap
+        over the callback's frames, in blocks of ``max_block``."""
+        source, tap = self.source, self.tap
+        if source is not None and source.restart_pending():
+            self.processor.reset()  # a take starts on a fresh frame grid, as an offline render does
+            self.mixer.reset()
         self._glide(frames)
+        if source is not None:
+            source.block_starts(frames, self._texture[0])
         step = self.max_block
         for at in range(0, frames, step):
             n = min(step, frames - at)
-            if self._rows is None:
+            if source is not None and source.feeding:
+                dry = self._input[:, :n]
+                source.read(dry)
+            elif self._rows is None:
                 dry = indata[at:at + n].T
             else:
                 dry = self._input[:, :n]
@@ -342,6 +360,8 @@ class LiveHost:
             wet = outdata[at:at + n].T
             self.processor.process(dry, wet)
             self.mixer.process(dry, wet)
+            if tap is not None:
+                tap.write(dry, wet)
 
     def _glide(self, frames: int) -> None:
         """Move the texture one block towards the target (one-pole, snaps when close)."""
