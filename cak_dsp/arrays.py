@@ -36,9 +36,9 @@ from numbers import Integral, Real
 
 import numpy as np
 
-MAX_CHANNELS = 64
+from .limits import MAX_CHANNELS, SAMPLE_RATE_RANGE  # noqa: F401 (also cak_dsp.arrays')
+
 MAX_BLOCK = 1 << 20
-SAMPLE_RATE_RANGE = (1000, 768000)
 
 _F32 = np.dtype(np.float32)
 # integer PCM: (offset, scale) so that float = (x - offset) * scale
