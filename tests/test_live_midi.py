@@ -6,15 +6,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import pytest
-import rtmidi
 
-from cak_realtime.midi import CCMapping, MidiControl, MidiError, list_ports
+from cak_realtime.midi import CCMapping, MidiControl, MidiError
 from cak_realtime.stream import LiveConfig, LiveHost
 from .jack_harness import RATE, UNCLAMPED
+from .midi_sender import MidiSender
 
 pytestmark = pytest.mark.live
 
@@ -30,12 +29,10 @@ def _wait(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
 
 @pytest.fixture
 def sender(jack_server):
-    """A JACK MIDI output (a second rtmidi client) with a port named 'knobs'."""
-    out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="cak-test-sender")
-    out.open_virtual_port("knobs")
+    """A JACK MIDI output (a second rtmidi client, in a process of its own) with a port named 'knobs'."""
+    out = MidiSender("knobs", name="cak-test-sender")
     yield out
-    out.close_port()
-    out.delete()
+    out.close()
 
 
 @pytest.fixture
@@ -82,29 +79,13 @@ def test_learn_binds_first_cc(host, sender):
 
 def test_virtual_port_and_listing(host, sender, jack_server):
     with MidiControl([CCMapping(cc=7)], host.setters(), port="cak-in", api="jack", virtual=True):
-        assert any("cak-in" in name for name in rtmidi.MidiOut(rtmidi.API_UNIX_JACK).get_ports())
-    assert any("knobs" in name for name in list_ports("jack"))
+        assert any("cak-in" in name for name in sender.ports())
+    # cak midi-ports (list_ports) in a process of its own, as a user runs it
+    listed = subprocess.run([sys.executable, "-m", "cak_cli", "midi-ports", "--midi-api", "jack"],
+                            capture_output=True, text=True, timeout=60)
+    assert listed.returncode == 0 and "cak-test-sender:knobs" in listed.stdout, listed.stderr
     with pytest.raises(MidiError, match="no MIDI input port matching 'nothing-here'"):
         MidiControl([CCMapping()], host.setters(), port="nothing-here", api="jack").start()
-
-
-class Sender:
-    """A JACK MIDI output in another process (tests/midi_sender.py), so that its port can vanish
-    and return while this process runs an audio stream."""
-
-    def __init__(self, port: str) -> None:
-        self.process = subprocess.Popen([sys.executable, "-m", "tests.midi_sender", f"cak-test-{port}", port],
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                                        cwd=Path(__file__).resolve().parents[1])
-
-    def __call__(self, command: str) -> None:
-        self.process.stdin.write(command + "\n")
-        self.process.stdin.flush()
-        assert self.process.stdout.readline().strip() == "ok", f"MIDI sender failed on {command!r}"
-
-    def close(self) -> None:
-        self.process.stdin.close()
-        self.process.wait(timeout=10)
 
 
 @pytest.mark.timeout(120)
@@ -112,8 +93,7 @@ def test_vanished_port_is_rebound_while_the_stream_runs(host, jack_server):
     """The MIDI port is opened after the stream started, vanishes and returns twice, and is
     re-bound each time: no deadlock (the test would time out), no cycle overrun by the host beyond
     those JACK's own timer had (a stalled virtual machine delays both)."""
-    sender = Sender("flaky")
-    sender("open")
+    sender = MidiSender("flaky")
     before = jack_server.xrun_report()
     try:
         with host, MidiControl([CCMapping(cc=10)], host.setters(), port="flaky", api="jack",

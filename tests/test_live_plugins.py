@@ -9,7 +9,6 @@ import time
 
 import numpy as np
 import pytest
-import rtmidi
 import soundfile as sf
 
 from cak_dsp import Cak, Chain, load_chain
@@ -20,6 +19,7 @@ from cak_realtime.midi import MidiControl
 from cak_realtime.midimap import load_midi_map
 from cak_realtime.stream import LiveConfig, LiveHost
 from .jack_harness import RATE, UNCLAMPED
+from .midi_sender import MidiSender
 from .test_controls import midi_file
 from .test_live_stream import _signal
 from .test_plugins import _lag
@@ -74,12 +74,11 @@ def test_live_real_plugins_equal_cak_render(jack_server, jack_io, synthetic_pres
 
 @pytest.fixture
 def knobs(jack_server):
-    """A JACK MIDI output (a second rtmidi client) with a port named 'plugin-knobs'."""
-    out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="cak-test-plugin-knobs")
-    out.open_virtual_port("plugin-knobs")
+    """A JACK MIDI output (a second rtmidi client, in a process of its own: tests/midi_sender.py)
+    with a port named 'plugin-knobs'."""
+    out = MidiSender("plugin-knobs")
     yield out
-    out.close_port()
-    out.delete()
+    out.close()
 
 
 def _wait(predicate, timeout: float = 5.0) -> bool:
