@@ -87,13 +87,27 @@ def _start(args: list[str], cwd: Path) -> subprocess.Popen:
                             start_new_session=True)
 
 
+def _moments(args: list[str], cwd: Path, seed: int, count: int, start: float = 0.2) -> list[float]:
+    """``count`` random moments (seconds after the start) within the first 80 % of the time an
+    uninterrupted ``cak ARGS`` takes on this machine (timed once here, outputs then removed), so
+    the signal always comes while the render runs, on a slow machine or a fast one."""
+    began = time.monotonic()
+    done = subprocess.run([*CAK, *args], cwd=cwd, capture_output=True, text=True, timeout=600)
+    took = time.monotonic() - began
+    assert done.returncode == 0, done.stderr
+    assert took > 1.0, f"the render took only {took:.2f} s: too short to stop it at a random moment"
+    rng = random.Random(seed)
+    return [rng.uniform(start, 0.8 * took) for _ in range(count)]
+
+
 def _stop(process: subprocess.Popen, signals: list[int], pause: float = 0.3) -> tuple[int, str, float]:
     """Send ``signals`` to the process group; returns the exit code, stderr and the seconds from
     the last signal to the exit."""
     for i, sig in enumerate(signals):
         if i:
             time.sleep(pause)
-        os.killpg(process.pid, sig)
+        with contextlib.suppress(ProcessLookupError):  # a folder render may finish its last files first
+            os.killpg(process.pid, sig)
     sent = time.monotonic()
     _out, err = process.communicate(timeout=30)
     return process.returncode, err, time.monotonic() - sent
@@ -103,11 +117,12 @@ def _stop(process: subprocess.Popen, signals: list[int], pause: float = 0.3) -> 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_a_stopped_file_render_leaves_the_old_output_and_no_temporary_file(tmp_path: Path, sig: int) -> None:
     _noise(tmp_path / "in.wav", 120.0)
+    args = ["render", "-q", "--force", "in.wav", "out.wav"]
+    moments = _moments(args, tmp_path, seed=sig, count=2)
     old = _noise(tmp_path / "out.wav", 0.5, seed=9).read_bytes()
-    rng = random.Random(sig)
-    for _ in range(2):
-        process = _start(["render", "-q", "--force", "in.wav", "out.wav"], tmp_path)
-        time.sleep(rng.uniform(0.2, 4.0))
+    for moment in moments:
+        process = _start(args, tmp_path)
+        time.sleep(moment)
         assert process.poll() is None, "the render must still run when the signal comes"
         code, err, seconds = _stop(process, [sig])
         assert code == 128 + sig, err
@@ -128,11 +143,15 @@ def test_a_stopped_folder_render_leaves_no_temporary_file(tmp_path: Path, signal
     (tmp_path / "in").mkdir()
     for i in range(3):
         _noise(tmp_path / "in" / f"f{i}.wav", 40.0, seed=i)
+    args = ["render", "-q", "--force", "-j", str(jobs), "in", "out"]
     (tmp_path / "out").mkdir()
+    moment, = _moments(args, tmp_path, seed=jobs * 100 + signals[0], count=1, start=0.5)
+    for path in (tmp_path / "out").iterdir():
+        path.unlink()
     old = _noise(tmp_path / "out" / "f2.wav", 0.5, seed=9).read_bytes()
     time.sleep(0.01)
-    process = _start(["render", "-q", "--force", "-j", str(jobs), "in", "out"], tmp_path)
-    time.sleep(random.Random(jobs * 100 + signals[0]).uniform(0.5, 5.0))
+    process = _start(args, tmp_path)
+    time.sleep(moment)
     assert process.poll() is None, "the render must still run when the signal comes"
     code, err, seconds = _stop(process, signals)
     assert code == 128 + signals[-1], err

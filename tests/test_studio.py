@@ -249,10 +249,9 @@ def _blame(before: dict, after: dict) -> str:
 
 
 def test_midi_learn_from_the_page(studio, screens):
-    from .test_live_midi import Sender
+    from .midi_sender import MidiSender
 
-    sender = Sender("studio-knobs")
-    sender("open")
+    sender = MidiSender("studio-knobs")
     try:
         with chromium() as browser:
             page = _open(browser, studio)
