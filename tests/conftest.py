@@ -107,6 +107,16 @@ def jack_server() -> Iterator[JackServer]:
                 os.environ[key] = value
 
 
+@pytest.fixture(autouse=True)
+def _jack_default_period(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A live test that changes the JACK period (``set_period``) gets the session's default back
+    afterwards, so the tests after it run at the period they were written for, not at 64 frames."""
+    server = request.getfixturevalue("jack_server") if "jack_server" in request.fixturenames else None
+    yield
+    if server is not None and server.period != PERIOD:
+        server.set_period(PERIOD)
+
+
 @pytest.fixture
 def jack_io(jack_server: JackServer) -> Callable[[int], PlayRecord]:
     """``jack_io(channels)`` -> the session's :class:`PlayRecord` for that many channels."""

@@ -88,7 +88,7 @@ def _start(args: list[str], cwd: Path) -> subprocess.Popen:
 
 
 def _moments(args: list[str], cwd: Path, seed: int, count: int, start: float = 0.2) -> list[float]:
-    """``count`` random moments (seconds after the start) within the first 80 % of the time an
+    """``count`` random moments (seconds after the start) within the first 60 % of the time an
     uninterrupted ``cak ARGS`` takes on this machine (timed once here, outputs then removed), so
     the signal always comes while the render runs, on a slow machine or a fast one."""
     began = time.monotonic()
@@ -97,7 +97,7 @@ def _moments(args: list[str], cwd: Path, seed: int, count: int, start: float = 0
     assert done.returncode == 0, done.stderr
     assert took > 1.0, f"the render took only {took:.2f} s: too short to stop it at a random moment"
     rng = random.Random(seed)
-    return [rng.uniform(start, 0.8 * took) for _ in range(count)]
+    return [rng.uniform(start, 0.6 * took) for _ in range(count)]
 
 
 def _stop(process: subprocess.Popen, signals: list[int], pause: float = 0.3) -> tuple[int, str, float]:
@@ -116,7 +116,7 @@ def _stop(process: subprocess.Popen, signals: list[int], pause: float = 0.3) -> 
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_a_stopped_file_render_leaves_the_old_output_and_no_temporary_file(tmp_path: Path, sig: int) -> None:
-    _noise(tmp_path / "in.wav", 120.0)
+    _noise(tmp_path / "in.wav", 240.0)
     args = ["render", "-q", "--force", "in.wav", "out.wav"]
     moments = _moments(args, tmp_path, seed=sig, count=2)
     old = _noise(tmp_path / "out.wav", 0.5, seed=9).read_bytes()
