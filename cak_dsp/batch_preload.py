@@ -3,9 +3,18 @@ Numba's CPU target and the engine's and output stage's compiled code for the lay
 render uses, so every worker forked from the server starts with them in memory.
 
 Importing it renders a tenth of a second of silence through a one-stage chain, nothing else;
-it never raises (a worker would then load the code itself).
+it never raises (a worker would then load the code itself). It also gives the fork server a
+one-line ``sys.excepthook``: a worker that fails before it runs (the fork server reports that
+through the hook; e.g. a worker still starting when a second Ctrl-C ended the render, whose
+shared stop flag is then gone) says so in one line on stderr, never with a traceback.
 """
 from __future__ import annotations
+
+import sys
+
+
+def _one_line(kind: type[BaseException], value: BaseException, _traceback) -> None:
+    sys.stderr.write(f"cak: a render worker did not start ({kind.__name__}: {value})\n")
 
 
 def _preload() -> None:
@@ -23,6 +32,7 @@ def _preload() -> None:
         Chain([Cak(resolve_preset("drums"), 0.5, threads=1)])(silence, 44100)
 
 
+sys.excepthook = _one_line
 try:
     _preload()
 except Exception:  # noqa: BLE001 - a preload is an optimisation, never a failure
