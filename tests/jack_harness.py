@@ -252,3 +252,13 @@ class PlayRecord:
             time.sleep(0.02)
         self.armed = False
         return self.recording
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 5.0, poll: float = 0.01) -> bool:
+    """Poll ``predicate`` every ``poll`` seconds until it is true (True) or ``timeout`` passes (False)."""
+    end = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > end:
+            return False
+        time.sleep(poll)
+    return True

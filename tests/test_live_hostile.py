@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -18,20 +17,11 @@ from cak_dsp import Chain, PluginStage
 from cak_realtime.devices import LiveError
 from cak_realtime.midi import CCMapping, MidiControl
 from cak_realtime.stream import LiveConfig, LiveHost
-from .jack_harness import RATE
+from .jack_harness import RATE, wait_until
 
 pytestmark = pytest.mark.live
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _wait(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
-    end = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > end:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 def _cak_live(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -116,7 +106,7 @@ def test_processor_that_raises_is_muted_and_reported_in_one_line(jack_server, ja
         before = io.play(tone, tone.shape[1], host_samples=lambda: host.samples_processed)
         host.check_alive()
         plugin.fail = True
-        assert _wait(lambda: host.failure is not None)
+        assert wait_until(lambda: host.failure is not None)
         after = io.play(tone, tone.shape[1])
         with pytest.raises(LiveError) as raised:
             host.check_alive()
@@ -188,7 +178,7 @@ def test_midi_burst_leaves_the_knob_at_the_last_value_without_printing(jack_serv
                 sent, seconds = sender.burst(20000, 50.0, 74, last)
                 took.append(seconds)
                 assert sent == 20000
-                assert _wait(lambda: host.texture_target == pytest.approx(1.5 * last / 127), timeout=10), \
+                assert wait_until(lambda: host.texture_target == pytest.approx(1.5 * last / 127), timeout=10), \
                     f"the knob is at {host.texture_target:.4f}, not {1.5 * last / 127:.4f}"
                 time.sleep(0.3)
                 assert host.texture_target == pytest.approx(1.5 * last / 127), "a late message moved the knob"

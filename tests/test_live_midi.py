@@ -5,26 +5,16 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 
 import numpy as np
 import pytest
 
 from cak_realtime.midi import CCMapping, MidiControl, MidiError
 from cak_realtime.stream import LiveConfig, LiveHost
-from .jack_harness import RATE, UNCLAMPED
+from .jack_harness import RATE, UNCLAMPED, wait_until
 from .midi_sender import MidiSender
 
 pytestmark = pytest.mark.live
-
-
-def _wait(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
-    end = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > end:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 @pytest.fixture
@@ -45,15 +35,15 @@ def test_cc_moves_texture_with_range_and_curve(host, sender):
     with MidiControl([knob], host.setters(), port="knobs", api="jack") as midi:
         assert midi.port_name == "cak-test-sender:knobs"
         sender.send_message([0xB1, 74, 127])
-        assert _wait(lambda: host.texture_target == pytest.approx(1.5))
+        assert wait_until(lambda: host.texture_target == pytest.approx(1.5))
         sender.send_message([0xB1, 74, 64])
-        assert _wait(lambda: host.texture_target == pytest.approx(1.5 * (64 / 127) ** 2))
+        assert wait_until(lambda: host.texture_target == pytest.approx(1.5 * (64 / 127) ** 2))
         before = midi.events
         for junk in ([0xF0, 0x7E, 0x7F, 0x06, 0x01, 0xF7], [0xB2, 74, 0], [0xB1, 75, 0], [0x91, 60, 100],
                      [0xF8], [0xB1, 74]):
             sender.send_message(junk)
         sender.send_message([0xB1, 74, 0])
-        assert _wait(lambda: host.texture_target == 0.0)
+        assert wait_until(lambda: host.texture_target == 0.0)
         assert midi.events == before + 1, "SysEx, clock, notes, other channels/controllers must be ignored"
 
 
@@ -62,19 +52,19 @@ def test_fourteen_bit_pair(host, sender):
     with MidiControl([knob], host.setters(), port="knobs", api="jack"):
         sender.send_message([0xB0, 1, 64])
         sender.send_message([0xB0, 33, 1])
-        assert _wait(lambda: host.texture_target == pytest.approx(2.0 * ((64 << 7) | 1) / 16383))
+        assert wait_until(lambda: host.texture_target == pytest.approx(2.0 * ((64 << 7) | 1) / 16383))
 
 
 def test_learn_binds_first_cc(host, sender):
     knob = CCMapping(cc=None)
     with MidiControl([knob], host.setters(), port="knobs", api="jack", learn=True) as midi:
         sender.send_message([0xB4, 21, 127])
-        assert _wait(lambda: knob.cc == 21)
+        assert wait_until(lambda: knob.cc == 21)
         assert knob.channel == 5 and not midi.learning
         assert host.texture_target == pytest.approx(1.5)
         sender.send_message([0xB4, 22, 0])
         sender.send_message([0xB4, 21, 0])
-        assert _wait(lambda: host.texture_target == 0.0)
+        assert wait_until(lambda: host.texture_target == 0.0)
 
 
 def test_virtual_port_and_listing(host, sender, jack_server):
@@ -100,13 +90,13 @@ def test_vanished_port_is_rebound_while_the_stream_runs(host, jack_server):
                                watch_interval=0.05) as midi:
             for _ in range(2):
                 sender("close")
-                assert _wait(lambda: midi.lost)
+                assert wait_until(lambda: midi.lost)
                 sender("open")
-                assert _wait(lambda: not midi.lost)
+                assert wait_until(lambda: not midi.lost)
                 sender("send B0 0A 7F")
-                assert _wait(lambda: host.texture_target == pytest.approx(1.5))
+                assert wait_until(lambda: host.texture_target == pytest.approx(1.5))
                 sender("send B0 0A 00")
-                assert _wait(lambda: host.texture_target == 0.0)
+                assert wait_until(lambda: host.texture_target == 0.0)
             callbacks = host.snapshot().callbacks
     finally:
         sender.close()
@@ -134,21 +124,21 @@ def test_targets_mix_gain_bypass_and_program(jack_server, synthetic_preset, send
     with MidiControl(knobs, host.setters(), port="knobs", api="jack", program=host.set_program,
                      program_channel=1) as midi, host:
         sender.send_message([0xB0, 7, 0])
-        assert _wait(lambda: host.mixer.mix == 0.0)
+        assert wait_until(lambda: host.mixer.mix == 0.0)
         sender.send_message([0xB0, 11, 127])
-        assert _wait(lambda: host.mixer.gain == pytest.approx(10 ** (6 / 20)))
+        assert wait_until(lambda: host.mixer.gain == pytest.approx(10 ** (6 / 20)))
         sender.send_message([0xB0, 64, 64])
-        assert _wait(lambda: host.mixer.bypass) and _wait(lambda: host.mixer.bypass_amount == 1.0)
+        assert wait_until(lambda: host.mixer.bypass) and wait_until(lambda: host.mixer.bypass_amount == 1.0)
         sender.send_message([0xB0, 64, 63])
-        assert _wait(lambda: not host.mixer.bypass)
+        assert wait_until(lambda: not host.mixer.bypass)
         sender.send_message([0x99, 60, 100])
-        assert _wait(lambda: host.mixer.bypass)
+        assert wait_until(lambda: host.mixer.bypass)
         sender.send_message([0x99, 60, 0])
-        assert _wait(lambda: not host.mixer.bypass)
+        assert wait_until(lambda: not host.mixer.bypass)
         sender.send_message([0xC1, 3])  # other channel: ignored
         sender.send_message([0xC0, 9])  # no such program: ignored
         sender.send_message([0xC0, 3])
-        assert _wait(lambda: host.bank.active == 1)
+        assert wait_until(lambda: host.bank.active == 1)
         assert host.program_name == "synthetic-causal" and host.latency_samples == 2785
         assert midi.events == 8
 
@@ -163,10 +153,10 @@ def test_cc_changes_the_audio(host, sender, jack_io):
     with MidiControl([CCMapping(cc=74)], host.setters(), port="knobs", api="jack"), host:
         io.connect()
         sender.send_message([0xB0, 74, 0])
-        assert _wait(lambda: host.texture == 0.0)
+        assert wait_until(lambda: host.texture == 0.0)
         dry = io.play(noise, noise.shape[1] + latency, host_samples=lambda: host.samples_processed)[:, latency:]
         sender.send_message([0xB0, 74, 127])
-        assert _wait(lambda: host.texture == pytest.approx(1.5))
+        assert wait_until(lambda: host.texture == pytest.approx(1.5))
         wet = io.play(noise, noise.shape[1] + latency, host_samples=lambda: host.samples_processed)[:, latency:]
     assert np.abs(dry - noise).max() < 1e-5
     assert np.abs(wet - noise).max() > 0.05

@@ -18,7 +18,7 @@ from cak_dsp.controls import CONTROL_BLOCK
 from cak_realtime.midi import MidiControl
 from cak_realtime.midimap import load_midi_map
 from cak_realtime.stream import LiveConfig, LiveHost
-from .jack_harness import RATE, UNCLAMPED
+from .jack_harness import RATE, UNCLAMPED, wait_until
 from .midi_sender import MidiSender
 from .test_controls import midi_file
 from .test_live_stream import _signal
@@ -81,15 +81,6 @@ def knobs(jack_server):
     out.close()
 
 
-def _wait(predicate, timeout: float = 5.0) -> bool:
-    end = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > end:
-            return False
-        time.sleep(0.005)
-    return True
-
-
 @pytest.mark.timeout(240)
 def test_midi_cc_on_a_builtin_parameter_live_equals_the_midi_file_offline(jack_server, jack_io, synthetic_preset,
                                                                           knobs, tmp_path):
@@ -125,11 +116,11 @@ def test_midi_cc_on_a_builtin_parameter_live_equals_the_midi_file_offline(jack_s
     problems: list[str] = []
 
     def perform() -> None:
-        if not _wait(lambda: "at" in start, 10):
+        if not wait_until(lambda: "at" in start, 10, poll=0.005):
             problems.append("the take did not start within 10 s")
             return
         for value, when in list(sent.items())[1:]:
-            if not _wait(lambda: host.samples_processed >= start["at"] + when, 10):
+            if not wait_until(lambda: host.samples_processed >= start["at"] + when, 10, poll=0.005):
                 problems.append(f"the host did not reach sample {when} of the take within 10 s")
             knobs.send_message([0xB0, 20, value])
 
@@ -137,7 +128,7 @@ def test_midi_cc_on_a_builtin_parameter_live_equals_the_midi_file_offline(jack_s
         io.connect()
         for attempt in range(6):
             knobs.send_message([0xB0, 20, 20])
-            assert _wait(lambda: control.value == control.target == pytest.approx(100 + 2900 * (20 / 127) ** 2))
+            assert wait_until(lambda: control.value == control.target == pytest.approx(100 + 2900 * (20 / 127) ** 2), poll=0.005)
             start.clear()
             performer = threading.Thread(target=perform)
             performer.start()
