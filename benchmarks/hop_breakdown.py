@@ -17,6 +17,7 @@ from rocket_fft import c2r, r2c
 
 from cak_dsp import CakEngine, Preset
 from cak_dsp import engine as eng
+from cak_dsp.buffers import shift_rows
 from cak_dsp.normalization import bin_gains, normalize_frame
 from cak_dsp.residual import apply_residual
 
@@ -70,8 +71,8 @@ def _emit_shift(out_acc, wss_acc, fifo, ist, ip, calls):
         ist[3] = 0
         ist[4] = 0
         eng._emit(ip[4], ip[1], out_acc, wss_acc, fifo, ist)
-        eng._shift(out_acc, ip[1], ip[4])
-        eng._shift(wss_acc.reshape((1, wss_acc.shape[0])), ip[1], ip[4])
+        shift_rows(out_acc, ip[1], ip[4])
+        shift_rows(wss_acc.reshape((1, wss_acc.shape[0])), ip[1], ip[4])
 
 
 @njit(**_LOOP)

@@ -60,6 +60,7 @@ from numba import njit
 from .fft import c2r, r2c
 
 from . import arrays
+from .buffers import shift_rows
 from .geometry import GEOMETRIES, FrameGeometry, make_geometry
 from .normalization import DEFAULT_MODE, REFERENCE, check_mode, frame_gains, inverse_value, normalize_frame
 from .preset import Preset
@@ -203,18 +204,6 @@ def _emit(start, count, out_acc, wss_acc, fifo, ist):
 
 
 @njit(**_JIT)
-def _shift(buf, by, start):
-    """Shift every row of ``buf[:, start:]`` left by ``by`` samples, zero-filling the end."""
-    n = buf.shape[-1]
-    for ch in range(buf.shape[0]):
-        row = buf[ch]
-        for i in range(start, n - by):
-            row[i] = row[i + by]
-        for i in range(n - by, n):
-            row[i] = 0.0
-
-
-@njit(**_JIT)
 def _process_frame(t, texture, weight, spec_ring, mag_ring, norm_ring, gains, yspec, frame,
                    windows, out_acc, wss_acc, fifo, axes, ist, ip, fp, fst):
     """Synthesize frame ``t``, emit the hop of samples it finishes, advance the accumulators."""
@@ -224,8 +213,8 @@ def _process_frame(t, texture, weight, spec_ring, mag_ring, norm_ring, gains, ys
                 windows[1], windows[2], out_acc, wss_acc, axes, ip, fp, fst)
     hop, lead = ip[_HOP], ip[_LEAD]
     _emit(lead, hop, out_acc, wss_acc, fifo, ist)
-    _shift(out_acc, hop, lead)
-    _shift(wss_acc.reshape((1, wss_acc.shape[0])), hop, lead)
+    shift_rows(out_acc, hop, lead)
+    shift_rows(wss_acc.reshape((1, wss_acc.shape[0])), hop, lead)
 
 
 @njit(**_JIT)
@@ -256,7 +245,7 @@ def _process(x, y, controls, control_stride, in_buf, spec_ring, mag_ring, norm_r
             slot = t_new % ip[_RING]
             for ch in range(channels):
                 _analyze(in_buf, ch, slot, windows[0], frame, spec_ring, mag_ring, norm_ring, axes, fp)
-            _shift(in_buf, hop, 0)
+            shift_rows(in_buf, hop, 0)
             fill = n_fft - hop
             ist[_ANALYZED] = t_new + 1
             if t_new - lookahead >= 0:

@@ -66,7 +66,8 @@ from .fft import c2r, r2c
 
 from . import arrays
 from .cak_stage import Cak
-from .engine import _analyze, _sanitize, _shift
+from .buffers import shift_rows
+from .engine import _analyze, _sanitize
 from .geometry import standard_geometry
 from .level import DEFAULT_LEVEL
 from .normalization import DEFAULT_MODE, REFERENCE, check_mode, frame_gains, inverse_value
@@ -491,7 +492,7 @@ def _process(x, y, controls, stride, in_buf, spec_ring, mag_ring, norm_ring, gai
             t_new = ist[_ANALYZED]
             for ch in range(channels):
                 _analyze(in_buf, ch, t_new % ring, window, frame, spec_ring, mag_ring, norm_ring, axes, fp)
-            _shift(in_buf, hop, 0)
+            shift_rows(in_buf, hop, 0)
             fill = n_fft - hop
             ist[_ANALYZED] = t_new + 1
             if t_new - lookahead >= 0:
