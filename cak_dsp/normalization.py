@@ -53,6 +53,7 @@ DEFAULT_MODE = "gain"
 _LOG_CEILING = 80.0
 _F = np.float32
 _ZERO, _ONE, _LOG_CEILING_F, _MAX_GAIN_F = _F(0.0), _F(1.0), _F(_LOG_CEILING), _F(_MAX_GAIN)
+_SILENT = _F(-1e30)  # a pass's marker for "this bin is 0": below any log of a positive float32
 
 
 def check_mode(mode: str) -> int:
@@ -68,14 +69,22 @@ def normalize_frame(mags: np.ndarray, out: np.ndarray, alpha: float, low: float,
     """``out[k]`` = the published kernel-domain value of the linear magnitude ``mags[k] * scale``.
 
     ``mags`` and ``out`` are float32 and so is every operation (``vlogf``/``vexpf``): ``out``
-    lies in [0, 1], where float32 holds it to about 1e-7.
+    lies in [0, 1], where float32 holds it to about 1e-7. The work runs as three passes over
+    the frame (log, then ``gamma`` times a log, then an exp), each a short chain of dependent
+    instructions that the CPU overlaps across bins; one pass doing all three is bound by the
+    chain's latency.
     """
     inv = _F(1.0 / (high - low + 1e-8))
     alpha_f, low_f, gamma_f, scale_f = _F(alpha), _F(low), _F(gamma), _F(scale)
-    for k in range(mags.shape[0]):
-        u = (vlogf(_ONE + alpha_f * np.sqrt(mags[k] * scale_f)) - low_f) * inv
-        u = min(u, _ONE)
-        out[k] = vexpf(gamma_f * vlogf(max(u, TINY32))) if u > _ZERO else _ZERO
+    n = mags.shape[0]
+    for k in range(n):
+        out[k] = min((vlogf(_ONE + alpha_f * np.sqrt(mags[k] * scale_f)) - low_f) * inv, _ONE)
+    for k in range(n):
+        u = out[k]
+        out[k] = gamma_f * vlogf(max(u, TINY32)) if u > _ZERO else _SILENT
+    for k in range(n):
+        v = out[k]
+        out[k] = vexpf(v) if v > _SILENT else _ZERO
 
 
 @njit(**JIT)
@@ -108,10 +117,16 @@ def bin_gains(values: np.ndarray, mags: np.ndarray, alpha: float, low: float, hi
     else:
         inv_gamma_f, span_f, low_f, inv_alpha_f = _F(inv_gamma), _F(span + 1e-8), _F(low), _F(inv_alpha)
         scale_f, floor_f, ceiling_f = _F(scale), _F(floor), _F(ceiling)
-        for k in range(values.shape[0]):
+        n = values.shape[0]
+        for k in range(n):  # three passes, as in normalize_frame
             y = min(max(values[k], _ZERO), _ONE)
-            u = vexpf(inv_gamma_f * vlogf(max(y, TINY32))) if y > _ZERO else _ZERO
-            root = max((vexpf(min(u * span_f + low_f, _LOG_CEILING_F)) - _ONE) * inv_alpha_f, _ZERO)
+            values[k] = inv_gamma_f * vlogf(max(y, TINY32)) if y > _ZERO else _SILENT
+        for k in range(n):
+            v = values[k]
+            u = vexpf(v) if v > _SILENT else _ZERO
+            values[k] = min(u * span_f + low_f, _LOG_CEILING_F)
+        for k in range(n):
+            root = max((vexpf(values[k]) - _ONE) * inv_alpha_f, _ZERO)
             den = min(max(mags[k] * scale_f, floor_f), ceiling_f)
             values[k] = min(root * root / den, _MAX_GAIN_F) if den > _ZERO else _ONE
 
