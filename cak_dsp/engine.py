@@ -119,6 +119,18 @@ def _analyze(in_buf, ch, slot, window, frame, spec_ring, mag_ring, norm_ring, ax
 
 
 @njit(**_JIT)
+def _settled_frames(ip):
+    """Frames after which the window-product sum ``wss_acc`` no longer changes.
+
+    Every position of the sum receives the same products in the same order once a frame's
+    whole overlap exists, so after adding frame ``_settled_frames - 1`` the buffer is final
+    to the bit: later frames neither add to it nor shift it (the adds would put back exactly
+    what the shift takes away), and only the end of the stream shifts it once more.
+    """
+    return ip[_N] // ip[_HOP] + 1
+
+
+@njit(**_JIT)
 def _synthesize(t, gain, blend, weight, spec_ring, mag_ring, norm_ring, gains, yspec, frame,
                 synth_window, product_window, out_acc, wss_acc, axes, ip, fp, fst):
     """Turn frame ``t`` of every channel into per-bin gains, apply them and overlap-add.
@@ -172,7 +184,8 @@ def _synthesize(t, gain, blend, weight, spec_ring, mag_ring, norm_ring, gains, y
     for ch in range(out_acc.shape[0]):
         c2r(yspec[ch], frame, axes, False, 1.0 / n, 1)
         _multiply_add(out_acc[ch, lead:], frame[lead:], synth_window[lead:])
-    _add(wss_acc[lead:], product_window[lead:])
+    if t < _settled_frames(ip):
+        _add(wss_acc[lead:], product_window[lead:])
 
 
 @njit(**_JIT)
@@ -214,7 +227,8 @@ def _process_frame(t, texture, weight, spec_ring, mag_ring, norm_ring, gains, ys
     hop, lead = ip[_HOP], ip[_LEAD]
     _emit(lead, hop, out_acc, wss_acc, fifo, ist)
     shift_rows(out_acc, hop, lead)
-    shift_rows(wss_acc.reshape((1, wss_acc.shape[0])), hop, lead)
+    if t < _settled_frames(ip) - 1:
+        shift_rows(wss_acc.reshape((1, wss_acc.shape[0])), hop, lead)
 
 
 @njit(**_JIT)
@@ -280,6 +294,8 @@ def _finish(texture, spec_ring, mag_ring, norm_ring, gains, yspec, frame, window
         _process_frame(t, texture, weight, spec_ring, mag_ring, norm_ring, gains, yspec, frame,
                        windows, out_acc, wss_acc, fifo, axes, ist, ip, fp, fst)
     lead = ip[_LEAD]
+    if last >= _settled_frames(ip) - 1:  # the settled sum is held as added; the drain reads it shifted
+        shift_rows(wss_acc.reshape((1, wss_acc.shape[0])), ip[_HOP], lead)
     _emit(lead, ip[_N] - ip[_HOP] - lead, out_acc, wss_acc, fifo, ist)
 
 
