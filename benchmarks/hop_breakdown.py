@@ -83,30 +83,25 @@ def _whole_hops(blocks, y, controls, in_buf, spec_ring, mag_ring, norm_ring, gai
                      windows, out_acc, wss_acc, fifo, axes, weight, ist, ip, fp, fst)
 
 
-def _best_us(run, calls: int, repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        run(calls)
-        best = min(best, time.perf_counter() - t0)
-    return best / calls * 1e6
-
-
 def hop_breakdown(preset: Preset, audio: np.ndarray, sample_rate: int, texture: float, mode: str = "gain",
                   calls: int = 300, repeats: int = 25) -> dict[str, float]:
-    """Microseconds per hop for one channel: each step's best over ``repeats`` runs of ``calls``.
+    """Microseconds per hop for one channel: each step's best over ``repeats`` runs of ``calls``
+    (the whole hop: ``6 * repeats`` runs of 50 hops).
 
-    ``audio`` (one channel, float32) feeds the whole-hop loop and fills the engine's rings with
-    real frames, so the per-bin steps see real spectra.
+    ``audio`` (one channel, float32) fills the engine's rings with real frames, so the per-bin
+    steps see real spectra, and feeds the whole-hop loop, which runs on an engine of its own
+    (the steps write into their engine's buffers). The steps run round-robin.
     """
-    engine = CakEngine(preset, mode=mode)
-    engine.texture = texture
-    hop = None
-    engine.prepare(sample_rate, max_block=1 << 12, channels=1)
-    geo = engine.geometry
-    hop = geo.hop
-    mono = np.ascontiguousarray(audio[None, : (audio.shape[-1] // hop) * hop], np.float32)
-    engine.process_automated(mono[:, : 64 * hop], np.full(64 * hop, texture))
+    engines = []
+    for _ in range(2):
+        engine = CakEngine(preset, mode=mode)
+        engine.texture = texture
+        engine.prepare(sample_rate, max_block=1 << 12, channels=1)
+        hop = engine.geometry.hop
+        mono = np.ascontiguousarray(audio[None, : (audio.shape[-1] // hop) * hop], np.float32)
+        engine.process_automated(mono[:, : 64 * hop], np.full(64 * hop, texture))
+        engines.append(engine)
+    engine, stream = engines
     (in_buf, spec_ring, mag_ring, norm_ring, gains, yspec, frame, windows, out_acc, wss_acc, fifo, axes,
      weight, ist, ip, fp, fst) = engine._state
     from cak_dsp.residual import gate_blend, residual_gain
@@ -126,7 +121,7 @@ def hop_breakdown(preset: Preset, audio: np.ndarray, sample_rate: int, texture: 
 
     def whole(n: int) -> None:
         for start in range(0, n, blocks.shape[0]):
-            _whole_hops(blocks[: min(blocks.shape[0], n - start)], y, control, *engine._state)
+            _whole_hops(blocks[: min(blocks.shape[0], n - start)], y, control, *stream._state)
 
     steps = {
         "FFT pair (r2c + c2r, the floor)": lambda n: _fft_pair(scratch_frame, scratch_spec, axes, n),
@@ -144,12 +139,13 @@ def hop_breakdown(preset: Preset, audio: np.ndarray, sample_rate: int, texture: 
     }
     for run in steps.values():  # compile and warm
         run(4)
-    # the whole-hop loop last touched the rings; restore a consistent stream for it
-    engine.reset()
-    result = {}
-    for name, run in steps.items():
-        if name.startswith("whole"):
-            engine.reset()
-            run(64)
-        result[name] = _best_us(run, 50, 6 * repeats) if name.startswith("whole") else _best_us(run, calls, repeats)
-    return result
+    best = dict.fromkeys(steps, float("inf"))
+    for _ in range(repeats):  # round-robin, so a busy moment of a shared machine hits every step alike
+        for name, run in steps.items():
+            whole = name.startswith("whole")
+            calls_now = 50 if whole else calls
+            for _ in range(6 if whole else 1):
+                t0 = time.perf_counter()
+                run(calls_now)
+                best[name] = min(best[name], (time.perf_counter() - t0) / calls_now * 1e6)
+    return best
