@@ -124,64 +124,94 @@ class Preset:
         """Write the preset as indented JSON, atomically."""
         write_text_atomic(path, json.dumps(self.to_dict(), indent=2) + "\n")
 
+    def __post_init__(self) -> None:
+        """Hold every field to the file format's rules, however the preset was built (a file's
+        errors name the file: :func:`load_preset`, :meth:`from_dict`)."""
+        try:
+            data = _plain(self.to_dict())
+        except (TypeError, ValueError):
+            raise PresetError(f"{_BUILT}: field 'kernel.weight': expected a 3x3 array of numbers, "
+                              f"got {type(self.weight).__name__}") from None
+        _fields(data, _BUILT)
+
     @classmethod
     def from_dict(cls, data: Any, source: str = "<preset>") -> Preset:
         """Validate ``data`` and build a preset; errors name ``source`` and the field."""
-        v = _Validator(source)
-        if not isinstance(data, dict):
-            raise v.error("(top level)", "expected a JSON object")
-        fmt = v.get(data, "format", str)
-        if fmt != FORMAT_NAME:
-            raise v.error("format", f"expected '{FORMAT_NAME}', got {fmt!r}")
-        version = v.get(data, "version", int)
-        if version != FORMAT_VERSION:
-            raise v.error("version", f"unsupported version {version!r}; this cak reads version {FORMAT_VERSION}")
-        kernel = v.get(data, "kernel", dict)
-        norm = v.get(data, "normalization", dict)
-        stft = v.get(data, "stft", dict)
-        provenance = v.get(data, "provenance", dict)
-        method = v.get(provenance, "method", str, "provenance.method")
-        if not method.strip():
-            raise v.error("provenance.method", "must say how the preset was made")
-        window = v.get(stft, "window", str, "stft.window")
-        if window not in WINDOWS:
-            raise v.error("stft.window", f"unsupported window {window!r}; supported: {', '.join(WINDOWS)}")
-        n_fft = v.get(stft, "n_fft", int, "stft.n_fft")
-        lo, hi = N_FFT_RANGE
-        if not (lo <= n_fft <= hi and n_fft & (n_fft - 1) == 0):
-            raise v.error("stft.n_fft", f"must be a power of two between {lo} and {hi}, got {n_fft}")
-        hop = v.get(stft, "hop", int, "stft.hop")
-        if not n_fft // MAX_OVERLAP <= hop <= n_fft // MIN_OVERLAP:
-            raise v.error("stft.hop", f"must be between n_fft/{MAX_OVERLAP} = {n_fft // MAX_OVERLAP} and "
-                                      f"n_fft/{MIN_OVERLAP} = {n_fft // MIN_OVERLAP}, got {hop}")
-        sample_rate = v.get(stft, "sample_rate", int, "stft.sample_rate")
-        try:
-            check_sample_rate(sample_rate, "")
-        except ValueError as exc:
-            raise v.error("stft.sample_rate", str(exc)) from None
-        low = v.number(norm, "global_low", "normalization.global_low")
-        high = v.number(norm, "global_high", "normalization.global_high")
-        if not high - low >= MIN_SPAN:
-            raise v.error("normalization.global_high", f"must exceed global_low ({low}) by at least {MIN_SPAN:g}, "
-                                                       f"got {high}")
-        return cls(
-            name=v.get(data, "name", str),
-            description=v.get(data, "description", str),
-            weight=v.matrix3(kernel, "weight", "kernel.weight"),
-            bias=v.number(kernel, "bias", "kernel.bias"),
-            scale=v.number(kernel, "scale", "kernel.scale"),
-            threshold=v.number(kernel, "threshold", "kernel.threshold"),
-            temperature=v.number(kernel, "temperature", "kernel.temperature"),
-            alpha=v.number(norm, "alpha", "normalization.alpha"),
-            global_low=low,
-            global_high=high,
-            gamma=v.number(norm, "gamma", "normalization.gamma"),
-            sample_rate=sample_rate,
-            n_fft=n_fft,
-            hop=hop,
-            window=window,
-            provenance=provenance,
-        )
+        return cls(**_fields(data, source))
+
+
+_BUILT = "Preset(...)"
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with numpy scalars and arrays as the Python numbers and lists JSON holds."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, (np.generic, np.ndarray)):
+        return value.tolist()
+    return value
+
+
+def _fields(data: Any, source: str) -> dict[str, Any]:
+    """The keyword arguments of a :class:`Preset` read from the format's dictionary ``data``;
+    a one-line :class:`PresetError` naming ``source`` and the field for anything out of its rules."""
+    v = _Validator(source)
+    if not isinstance(data, dict):
+        raise v.error("(top level)", "expected a JSON object")
+    fmt = v.get(data, "format", str)
+    if fmt != FORMAT_NAME:
+        raise v.error("format", f"expected '{FORMAT_NAME}', got {fmt!r}")
+    version = v.get(data, "version", int)
+    if version != FORMAT_VERSION:
+        raise v.error("version", f"unsupported version {version!r}; this cak reads version {FORMAT_VERSION}")
+    kernel = v.get(data, "kernel", dict)
+    norm = v.get(data, "normalization", dict)
+    stft = v.get(data, "stft", dict)
+    provenance = v.get(data, "provenance", dict)
+    method = v.get(provenance, "method", str, "provenance.method")
+    if not method.strip():
+        raise v.error("provenance.method", "must say how the preset was made")
+    window = v.get(stft, "window", str, "stft.window")
+    if window not in WINDOWS:
+        raise v.error("stft.window", f"unsupported window {window!r}; supported: {', '.join(WINDOWS)}")
+    n_fft = v.get(stft, "n_fft", int, "stft.n_fft")
+    lo, hi = N_FFT_RANGE
+    if not (lo <= n_fft <= hi and n_fft & (n_fft - 1) == 0):
+        raise v.error("stft.n_fft", f"must be a power of two between {lo} and {hi}, got {n_fft}")
+    hop = v.get(stft, "hop", int, "stft.hop")
+    if not n_fft // MAX_OVERLAP <= hop <= n_fft // MIN_OVERLAP:
+        raise v.error("stft.hop", f"must be between n_fft/{MAX_OVERLAP} = {n_fft // MAX_OVERLAP} and "
+                                  f"n_fft/{MIN_OVERLAP} = {n_fft // MIN_OVERLAP}, got {hop}")
+    sample_rate = v.get(stft, "sample_rate", int, "stft.sample_rate")
+    try:
+        check_sample_rate(sample_rate, "")
+    except ValueError as exc:
+        raise v.error("stft.sample_rate", str(exc)) from None
+    low = v.number(norm, "global_low", "normalization.global_low")
+    high = v.number(norm, "global_high", "normalization.global_high")
+    if not high - low >= MIN_SPAN:
+        raise v.error("normalization.global_high", f"must exceed global_low ({low}) by at least {MIN_SPAN:g}, "
+                                                   f"got {high}")
+    return dict(
+        name=v.get(data, "name", str),
+        description=v.get(data, "description", str),
+        weight=v.matrix3(kernel, "weight", "kernel.weight"),
+        bias=v.number(kernel, "bias", "kernel.bias"),
+        scale=v.number(kernel, "scale", "kernel.scale"),
+        threshold=v.number(kernel, "threshold", "kernel.threshold"),
+        temperature=v.number(kernel, "temperature", "kernel.temperature"),
+        alpha=v.number(norm, "alpha", "normalization.alpha"),
+        global_low=low,
+        global_high=high,
+        gamma=v.number(norm, "gamma", "normalization.gamma"),
+        sample_rate=sample_rate,
+        n_fft=n_fft,
+        hop=hop,
+        window=window,
+        provenance=provenance,
+    )
 
 
 class _Validator:

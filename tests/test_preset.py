@@ -80,6 +80,29 @@ def test_bad_field_names_file_and_field(synthetic_preset: Preset, tmp_path: Path
     assert message.startswith(f"{file}: field '{field}'")
 
 
+@pytest.mark.parametrize(("change", "field"), [
+    ({"alpha": float("nan")}, "normalization.alpha"),
+    ({"gamma": np.float32(100.0)}, "normalization.gamma"),
+    ({"scale": float("inf")}, "kernel.scale"),
+    ({"n_fft": 2000}, "stft.n_fft"),
+    ({"sample_rate": 1000}, "stft.sample_rate"),
+    ({"weight": np.full((3, 3), np.nan)}, "kernel.weight"),
+    ({"weight": np.zeros((2, 3))}, "kernel.weight"),
+    ({"weight": 0.5}, "kernel.weight"),
+    ({"global_high": 0.0}, "normalization.global_high"),
+])
+def test_a_preset_built_in_python_meets_the_file_rules(synthetic_preset: Preset, change: dict, field: str) -> None:
+    with pytest.raises(PresetError) as err:
+        Preset(**{**synthetic_preset.__dict__, **change})
+    assert str(err.value).startswith(f"Preset(...): field '{field}'")
+    assert "\n" not in str(err.value)
+
+
+def test_numpy_numbers_make_a_valid_preset(synthetic_preset: Preset) -> None:
+    built = Preset(**{**synthetic_preset.__dict__, "bias": np.float32(-0.05), "n_fft": np.int64(2048)})
+    assert built.bias == np.float32(-0.05) and built.n_fft == 2048
+
+
 def test_nan_weight_is_refused(synthetic_preset: Preset, tmp_path: Path) -> None:
     text = json.dumps(synthetic_preset.to_dict()).replace(
         json.dumps(synthetic_preset.to_dict()["kernel"]["weight"][1][1]), "NaN", 1)
