@@ -56,9 +56,14 @@ def render(audio: np.ndarray, sample_rate: int, preset: Preset, texture: float |
     engine = stage.engine
     latency = engine.latency_samples
     raw = np.empty((channels, n + latency), np.float32)
+    constant = np.ndim(texture) == 0
+    engine.texture = float(curve[-1]) if n else 0.0
     for start in range(0, n, CHUNK):
         stop = min(start + CHUNK, n)
-        raw[:, start:stop] = engine.process_automated(audio[:, start:stop], curve[start:stop])
+        if constant:  # straight into the result, no per-sample curve
+            engine.process(audio[:, start:stop], out=raw[:, start:stop])
+        else:
+            raw[:, start:stop] = engine.process_automated(audio[:, start:stop], curve[start:stop])
         if progress is not None:
             progress(stop - start)
     raw[:, n:] = engine.flush()[:, :latency]
@@ -66,7 +71,7 @@ def render(audio: np.ndarray, sample_rate: int, preset: Preset, texture: float |
         aligned = raw[:, latency:]
         stage.output.gain = match_gain(float(np.sum(np.square(audio, dtype=np.float64))),
                                        float(np.sum(np.square(aligned, dtype=np.float64))), engine.energies)
-    if np.ndim(texture) == 0:
+    if constant:
         controls, stride = np.array([float(texture)]), 0
     else:
         controls, stride = np.concatenate([curve, np.full(latency, curve[-1] if n else 0.0)]), 1
