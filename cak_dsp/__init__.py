@@ -1,5 +1,6 @@
 """cak_dsp: the CAK DSP core. Presets, normalization, the 3x3 residual and a Numba streaming
 STFT engine that also renders offline. No torch, no devices."""
+from . import jit_stamp  # noqa: F401  (first: stamps the Numba cache of every jitted function below)
 from .chain import Chain
 from .chain_file import ChainError, load_chain
 from .engine import SAMPLE_LIMIT, CakEngine
