@@ -11,7 +11,7 @@ A :class:`ProgramBank` implements the processor contract (:mod:`cak_dsp.processo
 engine's ``process_automated``, so a chain's CAK stage runs it as its engine, live or offline.
 
 Latency. Engines of different presets can have different latencies (a causal preset has no
-look-ahead: 2228 instead of 2785 samples at 48 kHz). Each engine's output goes through a delay
+look-ahead: 2230 instead of 2787 samples at 48 kHz). Each engine's output goes through a delay
 line of ``latency - its own latency`` samples, so all of them are aligned to the largest
 latency, which is the bank's reported latency whichever program plays. Old and new outputs
 are therefore sample-aligned during a crossfade (no comb filtering) and the latency does not
