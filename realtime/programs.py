@@ -184,6 +184,15 @@ class ProgramBank:
     def _process(self, block: np.ndarray, out: np.ndarray, texture: np.ndarray | None) -> np.ndarray:
         n = block.shape[1]
         st = self._state
+        active = st[_ACTIVE]
+        if texture is None and st[_INCOMING] < 0 and self._target[0] == active:
+            # no switch asked for or running (the usual block): the active engine and its delay line
+            self.engines[active].process(block, out=out)
+            line = self._lines[active]
+            if line.samples:
+                line.process(out, out)
+            st[_PROCESSED] += n
+            return out
         self._follow_target()
         incoming = int(st[_INCOMING])
         if incoming >= 0:
