@@ -13,8 +13,10 @@ from .vecmath import JIT
 
 
 @njit(**JIT)
-def _delay_block(x, out, ring, pos):
-    """``out`` = ``x`` delayed by the ring's length; ``pos[0]`` is the ring's index."""
+def delay_block(x, out, ring, pos):
+    """``out`` = ``x`` delayed by the ring's length; ``pos[0]`` is the ring's index. Jitted code
+    that runs a :class:`DelayLine` inside its own pass calls this with the line's ``ring`` and
+    ``position`` (for a line of ``samples`` > 0)."""
     channels, n = x.shape
     size = ring.shape[1]
     start = pos[0]
@@ -49,17 +51,27 @@ class DelayLine:
         layouts = (c, np.asfortranarray(c), np.zeros((channels, 4), np.float32)[:, ::2])
         for x in layouts:
             for out in layouts:
-                _delay_block(x, out.copy(order="K") if out is x else out, self._ring, self._pos)
+                delay_block(x, out.copy(order="K") if out is x else out, self._ring, self._pos)
 
     def process(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
         """Write ``x`` (channels, n) delayed into ``out`` (may be ``x``); returns ``out``."""
         if x.shape != out.shape or x.shape[0] != self._ring.shape[0]:
             raise ValueError(f"delay line of {self._ring.shape[0]} channel(s): got {x.shape} into {out.shape}")
         if self.samples:
-            _delay_block(x, out, self._ring, self._pos)
+            delay_block(x, out, self._ring, self._pos)
         elif out is not x:
             out[...] = x
         return out
+
+    @property
+    def ring(self) -> np.ndarray:
+        """The line's (channels, samples) float32 ring, for :func:`delay_block`."""
+        return self._ring
+
+    @property
+    def position(self) -> np.ndarray:
+        """The ring's index, a one-element int64 array, for :func:`delay_block`."""
+        return self._pos
 
     def reset(self) -> None:
         """Silence the line."""

@@ -13,9 +13,14 @@ For the standard geometry at 44.1 kHz (n_fft 2048, hop 512, look-ahead 1) that i
 
 Other sample rates keep the preset's time-frequency grid in physical units: bins stay
 ``sample_rate / n_fft`` Hz apart and frames stay ``hop / sample_rate`` seconds apart,
-so ``n_fft`` and ``hop`` scale with the rate (48 kHz: n_fft 2230, hop 557). Magnitudes
-are rescaled by the window-sum ratio so a sine of a given level meets the kernel at
-the same normalized value at every rate.
+so ``n_fft`` and ``hop`` scale with the rate. ``n_fft`` is the even size nearest the scaled
+one whose prime factors are all at most 31 (:func:`fft_size`): the FFT runs one pass per prime
+factor at a cost that grows with the factor, and the size rounding alone gives can hold a
+large prime (48 kHz: 2229.1 rounds to 2230 = 2 * 5 * 223, an FFT several times slower than
+2232 = 2**3 * 3**2 * 31). At the common rates the size so chosen is within 0.13 % of the
+scaled one, so bins stay within 0.13 % of the trained spacing (48 kHz: n_fft 2232, hop 557).
+Magnitudes are rescaled by the window-sum ratio so a sine of a given level meets the kernel
+at the same normalized value at every rate.
 
 The low-latency geometry (:func:`low_latency_geometry`) keeps the long analysis window,
 so bins stay ``sample_rate / n_fft`` Hz apart, but synthesizes only the last ``2 * hop``
@@ -36,11 +41,33 @@ from .preset import Preset
 
 
 TAP_FRAMES = 8
+MAX_FFT_PRIME = 31  # the largest prime factor of an FFT size a geometry uses
 
 
 def periodic_hann(n: int) -> np.ndarray:
     """The periodic ("DFT-even") Hann window used by librosa and ``torch.hann_window``."""
     return 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n) / n)
+
+
+def _largest_prime_factor(n: int) -> int:
+    largest, p = 1, 2
+    while p * p <= n:
+        while n % p == 0:
+            largest, n = p, n // p
+        p += 1
+    return max(largest, n)
+
+
+def fft_size(ideal: float) -> int:
+    """The even FFT size nearest ``ideal`` (at least 16) whose prime factors are all at most
+    :data:`MAX_FFT_PRIME`; of two equally near, the smaller. A power of two stays itself."""
+    centre = max(16, 2 * int(round(ideal / 2)))
+    for step in range(0, centre, 2):
+        candidates = [n for n in (centre - step, centre + step)
+                      if n >= 16 and _largest_prime_factor(n) <= MAX_FFT_PRIME]
+        if candidates:
+            return min(candidates, key=lambda n: (abs(n - ideal), n))
+    raise AssertionError("unreachable: 16 is a power of two")
 
 
 def asymmetric_windows(n_fft: int, m: int) -> tuple[np.ndarray, np.ndarray]:
@@ -120,7 +147,7 @@ def standard_geometry(preset: Preset, sample_rate: int) -> FrameGeometry:
     if sample_rate <= 0:
         raise ValueError(f"sample rate must be positive, got {sample_rate}")
     ratio = sample_rate / preset.sample_rate
-    n_fft = max(16, 2 * int(round(preset.n_fft * ratio / 2)))
+    n_fft = fft_size(preset.n_fft * ratio)
     hop = max(1, int(round(preset.hop * ratio)))
     hop = min(hop, n_fft // 2)
     window = periodic_hann(n_fft)
@@ -142,7 +169,7 @@ def low_latency_geometry(preset: Preset, sample_rate: int) -> FrameGeometry:
     The synthesis half-length and the hop are both ``hop = round(trained hop / TAP_FRAMES)``
     at ``sample_rate`` (64 at 44.1 kHz, 70 at 48 kHz), so the kernel's taps are
     ``TAP_FRAMES * hop`` samples apart (512 at 44.1 kHz; 560 at 48 kHz, 0.5 % more than the
-    exact 557.3). Look-ahead is one trained hop unless the preset is causal. The signal
+    exact 557.3). Its ``n_fft`` is the standard geometry's. Look-ahead is one trained hop unless the preset is causal. The signal
     starts at the peak of the first frame's output window, where the overlap-add is already
     complete; the last frame of a finite signal is the first whose window reaches its end.
     """

@@ -15,7 +15,7 @@ import math
 import numpy as np
 from numba import njit
 
-from cak_dsp.delay import DelayLine
+from cak_dsp.delay import DelayLine, delay_block
 
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
 
@@ -26,12 +26,17 @@ MIX, GAIN, MIX_TARGET, GAIN_TARGET, BYPASS, BYPASS_TARGET, BYPASS_STEP = range(7
 
 
 @njit(**_JIT)
-def _mix_block(dry, delayed, wet, gains, in_peak, out_peak, ceiling):
-    """Mix ``wet`` (channels, n), in place, with ``delayed`` (the dry signal, aligned).
+def _mix_block(dry, ring, position, delay, delayed, wet, gains, in_peak, out_peak, ceiling):
+    """Mix ``wet`` (channels, n), in place, with ``dry`` delayed by ``delay`` samples (through
+    the delay line's ``ring`` and ``position`` into the scratch ``delayed``), in one call.
 
     Peaks are running maxima of ``dry`` and the output; the reader resets them.
     """
     channels, n = wet.shape
+    if delay:
+        delay_block(dry, delayed, ring, position)
+    else:
+        delayed[:, :] = dry
     mix0, gain0, bypass0 = gains[MIX], gains[GAIN], gains[BYPASS]
     dmix = (gains[MIX_TARGET] - mix0) / n
     dgain = (gains[GAIN_TARGET] - gain0) / n
@@ -79,9 +84,13 @@ class DryWetMixer:
         self.out_peak = np.zeros(channels, np.float32)
         warm = np.zeros((channels, 2), np.float32)
         strided = np.zeros((channels, 4), np.float32)[:, ::2]  # a selection of device inputs
-        for dry in (warm, np.asfortranarray(warm), strided):
-            for wet in (warm, np.asfortranarray(warm)):
-                self.process(dry, wet.copy(order="K"))
+        # the scratch is a slice of ``_delayed``: contiguous when a block fills it (or for one channel)
+        line = self._line
+        for delayed in (np.zeros((channels, 2), np.float32), np.zeros((channels, 4), np.float32)[:, :2]):
+            for dry in (warm, np.asfortranarray(warm), strided):
+                for wet in (warm, np.asfortranarray(warm)):
+                    _mix_block(dry, line.ring, line.position, line.samples, delayed, wet.copy(order="K"),
+                               self._gains, self.in_peak, self.out_peak, self.ceiling)
         self.reset()
 
     @property
@@ -126,8 +135,9 @@ class DryWetMixer:
         """Overwrite ``wet`` (channels, n) with the mixed, gained output. Allocates nothing."""
         if wet.shape != dry.shape:
             raise ValueError(f"mixer: wet {wet.shape} and dry {dry.shape} must have the same shape")
-        delayed = self._line.process(dry, self._delayed[:, :dry.shape[1]])
-        _mix_block(dry, delayed, wet, self._gains, self.in_peak, self.out_peak, self.ceiling)
+        line = self._line
+        _mix_block(dry, line.ring, line.position, line.samples, self._delayed[:, :dry.shape[1]], wet, self._gains,
+                   self.in_peak, self.out_peak, self.ceiling)
 
     def reset(self) -> None:
         """Silence the dry delay line and the meters; jump mix, gain and bypass to their targets."""

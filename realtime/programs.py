@@ -11,7 +11,7 @@ A :class:`ProgramBank` implements the processor contract (:mod:`cak_dsp.processo
 engine's ``process_automated``, so a chain's CAK stage runs it as its engine, live or offline.
 
 Latency. Engines of different presets can have different latencies (a causal preset has no
-look-ahead: 2228 instead of 2785 samples at 48 kHz). Each engine's output goes through a delay
+look-ahead: 2230 instead of 2787 samples at 48 kHz). Each engine's output goes through a delay
 line of ``latency - its own latency`` samples, so all of them are aligned to the largest
 latency, which is the bank's reported latency whichever program plays. Old and new outputs
 are therefore sample-aligned during a crossfade (no comb filtering) and the latency does not
@@ -184,6 +184,15 @@ class ProgramBank:
     def _process(self, block: np.ndarray, out: np.ndarray, texture: np.ndarray | None) -> np.ndarray:
         n = block.shape[1]
         st = self._state
+        active = st[_ACTIVE]
+        if texture is None and st[_INCOMING] < 0 and self._target[0] == active:
+            # no switch asked for or running (the usual block): the active engine and its delay line
+            self.engines[active].process(block, out=out)
+            line = self._lines[active]
+            if line.samples:
+                line.process(out, out)
+            st[_PROCESSED] += n
+            return out
         self._follow_target()
         incoming = int(st[_INCOMING])
         if incoming >= 0:

@@ -14,7 +14,7 @@ def _db(peak: float) -> str:
 
 
 def status_line(snap: Snapshot) -> str:
-    """``in -12.0/-11.8 dB  out ...  drums  c 0.80->1.20  mix 100%  load 4%  xruns 0  latency 2785 (58.0 ms)``
+    """``in -12.0/-11.8 dB  out ...  drums  c 0.80->1.20  mix 100%  load 4%  xruns 0  latency 2787 (58.1 ms)``
     (``BYPASS`` after the mix while bypassed)."""
     ins = "/".join(_db(float(p)) for p in snap.in_peak)
     outs = "/".join(_db(float(p)) for p in snap.out_peak)

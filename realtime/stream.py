@@ -203,6 +203,8 @@ class LiveHost:
         self.max_block = config.blocksize or MAX_DRIVER_BLOCK
         self.processor, self.bank = self._build_processor(config)
         self.processor.prepare(rate, self.max_block, config.channels)
+        # the chain the host built around the preset is one CAK stage and nothing else: run it directly
+        self._process = self.processor.stages[0].process if config.chain is None else self.processor.process
         self.processor.texture = config.texture
         self._programs = {} if self.bank is None else {
             number: next(i for i, known in enumerate(self.bank.presets) if known is preset)
@@ -340,6 +342,14 @@ class LiveHost:
         """The source (the device input, or a file player), the processor, the mixer and the tap
         over the callback's frames, in blocks of ``max_block``."""
         source, tap = self.source, self.tap
+        if source is None and tap is None and self._rows is None and frames <= self.max_block:
+            # the usual case in as few Python calls as possible: device input, one block
+            if self._texture[0] != self._target[0]:
+                self._glide(frames)
+            dry, wet = indata.T, outdata.T
+            self._process(dry, wet)
+            self.mixer.process(dry, wet)
+            return
         if source is not None and source.restart_pending():
             self.processor.reset()  # a take starts on a fresh frame grid, as an offline render does
             self.mixer.reset()
@@ -358,7 +368,7 @@ class LiveHost:
                 dry = self._input[:, :n]
                 _gather(indata[at:at + n], self._rows, dry)
             wet = outdata[at:at + n].T
-            self.processor.process(dry, wet)
+            self._process(dry, wet)
             self.mixer.process(dry, wet)
             if tap is not None:
                 tap.write(dry, wet)

@@ -78,7 +78,7 @@ def test_automation_is_applied_at_the_same_samples_whatever_the_block_size(tmp_p
         out.append(live.process(block, np.empty_like(block)).copy())
         at += block.shape[1]
     streamed = np.concatenate(out, axis=1)[:, latency:latency + audio.shape[1]]
-    settled = slice(0, audio.shape[1] - 2 * 2230)  # the offline end is flushed, the stream ran on
+    settled = slice(0, audio.shape[1] - 2 * 2232)  # the offline end is flushed, the stream ran on
     error = np.abs(streamed[:, settled] - offline[:, settled]).max()
     changes = bank.controls[0].changes()
     print(f"{len(changes)} cutoff changes, one per {CONTROL_BLOCK}-sample block while it moves; "

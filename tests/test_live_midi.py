@@ -139,7 +139,7 @@ def test_targets_mix_gain_bypass_and_program(jack_server, synthetic_preset, send
         sender.send_message([0xC0, 9])  # no such program: ignored
         sender.send_message([0xC0, 3])
         assert wait_until(lambda: host.bank.active == 1)
-        assert host.program_name == "synthetic-causal" and host.latency_samples == 2785
+        assert host.program_name == "synthetic-causal" and host.latency_samples == 2787
         assert midi.events == 8
 
 

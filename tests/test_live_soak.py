@@ -45,7 +45,7 @@ def cpu_hog():
 @pytest.mark.parametrize("block", [64, 32])
 def test_a_minute_without_overrunning_a_cycle(jack_server, cpu_hog, block):
     """Stereo, shipped drums preset, c = 0.8, 48 kHz, JACK period ``block``. 32 is the smallest
-    period the engine handles: the callback that computes a frame (two 2230-point FFTs and the
+    period the engine handles: the callback that computes a frame (two 2232-point FFTs and the
     normalization, every 557 samples) takes about 250 us, 75 % of a 16-frame period (333 us),
     which the dummy driver accepts but the engine cannot keep to on a shared machine."""
     jack_server.set_period(block)  # a fresh server: no Python test clients in the graph

@@ -73,7 +73,7 @@ def _click_ratio(x: np.ndarray, region: slice) -> float:
 
 
 def test_program_change_crossfades_between_latencies(jack_server, jack_io, synthetic_preset):
-    """A switch from a look-ahead preset (2785 samples) to a causal one (2228) while the signal
+    """A switch from a look-ahead preset (2787 samples) to a causal one (2230) while the signal
     plays: the output is exactly the linear crossfade, starting once the incoming engine has
     warmed up, between the old preset's render and the new preset's render of the signal from
     the moment its engine was reset. Its stale state from an earlier switch leaves no trace and
