@@ -223,6 +223,7 @@ class LiveHost:
         self.callback_ns = np.zeros(TIMING_SLOTS, np.int64)
         self.callback_cpu_ns = np.zeros(TIMING_SLOTS, np.int64)
         self.block_frames = np.zeros(TIMING_SLOTS, np.int64)
+        self._reset = np.zeros(2, np.int64)  # [requested, samples processed when the last reset ran]
         self.source = None
         self.tap = None
         self._stream = None
@@ -342,6 +343,11 @@ class LiveHost:
         """The source (the device input, or a file player), the processor, the mixer and the tap
         over the callback's frames, in blocks of ``max_block``."""
         source, tap = self.source, self.tap
+        if self._reset[0]:
+            self._reset[0] = 0
+            self.processor.reset()
+            self.mixer.reset()
+            self._reset[1] = self.counters[SAMPLES]
         if source is None and tap is None and self._rows is None and frames <= self.max_block:
             # the usual case in as few Python calls as possible: device input, one block
             if self._texture[0] != self._target[0]:
@@ -455,8 +461,25 @@ class LiveHost:
 
     @property
     def samples_processed(self) -> int:
-        """Samples through the engine since the stream started (the engine's frame grid starts at 0)."""
+        """Samples through the engine since the stream started (the engine's frame grid starts at 0,
+        or at :attr:`reset_at`)."""
         return int(self.counters[SAMPLES])
+
+    def request_reset(self) -> None:
+        """Clear what the processor remembers (the engine's frames, the level follower, filter and
+        plugin tails, the dry delay) at the start of the next callback, as a render starts: the
+        frame grid then starts at :attr:`reset_at`. Any thread; the callback does the work."""
+        self._reset[0] = 1
+
+    @property
+    def reset_pending(self) -> bool:
+        """True from :meth:`request_reset` until the callback has done it."""
+        return bool(self._reset[0])
+
+    @property
+    def reset_at(self) -> int:
+        """:attr:`samples_processed` when the latest reset ran (0 before any)."""
+        return int(self._reset[1])
 
     @property
     def xruns(self) -> int:

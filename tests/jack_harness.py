@@ -215,7 +215,8 @@ class PlayRecord:
         return int(match.group(2))
 
     def play(self, signal: np.ndarray, record: int, align: Callable[[], int] | None = None,
-             takes: int = 6, host_samples: Callable[[], int] | None = None) -> np.ndarray:
+             takes: int = 6, host_samples: Callable[[], int] | None = None,
+             before_take: Callable[[], None] | None = None) -> np.ndarray:
         """Play ``signal`` (channels, n) and return ``record`` samples of output from its start.
 
         The signal starts at the next cycle, or ``align()`` samples later (called in the JACK
@@ -224,9 +225,13 @@ class PlayRecord:
         not a measurement, and neither is one in which the player or recorder missed a cycle (their
         frame times not back to back), or one in which the host under test (``host_samples()``: the
         samples it has processed) fell more than two periods behind JACK's clock: it is repeated,
-        up to ``takes`` times.
+        up to ``takes`` times. ``before_take()`` runs before each take: a repeated take must meet the
+        host as the first one did (:func:`fresh_start`), since a level follower or a plugin's delay
+        line remembers the take before.
         """
         for _ in range(takes):
+            if before_take is not None:
+                before_take()
             xruns, glitches = self.server.xruns, self.glitches
             start = (self.player.frame_time, host_samples()) if host_samples else None
             recording = self._take(signal, record, align)
@@ -252,6 +257,16 @@ class PlayRecord:
             time.sleep(0.02)
         self.armed = False
         return self.recording
+
+
+def fresh_start(host) -> Callable[[], None]:
+    """A ``before_take`` for :meth:`JackIO.play`: the live host clears its processor's memory
+    (``LiveHost.request_reset``) and the take waits until the callback has done it; the frame grid
+    then starts at ``host.reset_at``."""
+    def reset() -> None:
+        host.request_reset()
+        assert wait_until(lambda: not host.reset_pending, 10, poll=0.002), "the host did not reset within 10 s"
+    return reset
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 5.0, poll: float = 0.01) -> bool:

@@ -10,7 +10,7 @@ import soundfile as sf
 from cak_dsp import load_chain
 from cak_cli import main
 from cak_realtime.stream import LiveConfig, LiveHost
-from .jack_harness import RATE, UNCLAMPED
+from .jack_harness import RATE, UNCLAMPED, fresh_start
 from .test_live_stream import _signal
 
 pytestmark = pytest.mark.live
@@ -43,8 +43,8 @@ def test_live_chain_equals_cak_render_chain(jack_server, jack_io, synthetic_pres
     with host:
         io.connect()
         recorded = io.play(signal, signal.shape[1] + latency,
-                           align=lambda: -(host.samples_processed - host.bank.last_switch_at) % hop,
-                           host_samples=lambda: host.samples_processed)
+                           align=lambda: -(host.samples_processed - host.reset_at) % hop,
+                           host_samples=lambda: host.samples_processed, before_take=fresh_start(host))
     live = recorded[:, latency:]
     expected = 0.5 * rendered + 0.5 * signal
     assert np.abs(rendered - signal).max() > 0.05, "the chain must change the signal"

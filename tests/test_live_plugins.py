@@ -18,7 +18,7 @@ from cak_dsp.controls import CONTROL_BLOCK
 from cak_realtime.midi import MidiControl
 from cak_realtime.midimap import load_midi_map
 from cak_realtime.stream import LiveConfig, LiveHost
-from .jack_harness import RATE, UNCLAMPED, wait_until
+from .jack_harness import RATE, UNCLAMPED, fresh_start, wait_until
 from .midi_sender import MidiSender
 from .test_controls import midi_file
 from .test_live_stream import _signal
@@ -60,8 +60,8 @@ def test_live_real_plugins_equal_cak_render(jack_server, jack_io, synthetic_pres
     with host:
         io.connect()
         recorded = io.play(signal, signal.shape[1] + latency,
-                           align=lambda: -(host.samples_processed - host.bank.last_switch_at) % hop,
-                           host_samples=lambda: host.samples_processed)
+                           align=lambda: -(host.samples_processed - host.reset_at) % hop,
+                           host_samples=lambda: host.samples_processed, before_take=fresh_start(host))
     live = recorded[:, latency:]
     error = np.abs(live - rendered).max()
     lags = [_lag(live[ch], signal[ch]) for ch in range(2)]
@@ -109,7 +109,7 @@ def test_midi_cc_on_a_builtin_parameter_live_equals_the_midi_file_offline(jack_s
     start: dict[str, int] = {}
 
     def align() -> int:
-        offset = -(host.samples_processed - host.bank.last_switch_at) % grid
+        offset = -(host.samples_processed - host.reset_at) % grid
         start["at"] = host.samples_processed + offset
         return offset
 
@@ -127,6 +127,9 @@ def test_midi_cc_on_a_builtin_parameter_live_equals_the_midi_file_offline(jack_s
     with MidiControl(midi_map.controls, host.setters(), port="plugin-knobs", api="jack"), host:
         io.connect()
         for attempt in range(6):
+            # each take starts from a reset host, as the render starts: the follower and the filter
+            # forget the take before, the controls' value and grid start again
+            fresh_start(host)()
             knobs.send_message([0xB0, 20, 20])
             assert wait_until(lambda: control.value == control.target == pytest.approx(100 + 2900 * (20 / 127) ** 2), poll=0.005)
             start.clear()
@@ -143,7 +146,7 @@ def test_midi_cc_on_a_builtin_parameter_live_equals_the_midi_file_offline(jack_s
         else:
             pytest.fail("JACK reported xruns in every take")
     assert not problems, problems
-    s0 = start["at"]
+    s0 = start["at"] - host.reset_at  # the controls count samples from the reset
     changes = control.changes()
     before = [value for pos, value in changes if pos < s0]
     during = [(pos - s0, value) for pos, value in changes if pos >= s0]

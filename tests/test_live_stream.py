@@ -14,7 +14,7 @@ import pytest
 from cak_dsp import render
 from cak_realtime.devices import LiveError
 from cak_realtime.stream import LiveConfig, LiveHost
-from .jack_harness import RATE, UNCLAMPED
+from .jack_harness import RATE, UNCLAMPED, fresh_start
 
 pytestmark = pytest.mark.live
 
@@ -54,8 +54,8 @@ def test_live_equals_offline(jack_server, jack_io, synthetic_preset, mix, gain):
     io = jack_io(2)
     with host:
         io.connect()
-        recorded = io.play(signal, signal.shape[1] + latency, align=lambda: -host.samples_processed % hop,
-                           host_samples=lambda: host.samples_processed)
+        recorded = io.play(signal, signal.shape[1] + latency, align=lambda: -(host.samples_processed - host.reset_at) % hop,
+                           host_samples=lambda: host.samples_processed, before_take=fresh_start(host))
     live = recorded[:, latency:]
     wet = render(signal, RATE, synthetic_preset, texture=1.2, level="follow")  # live's default level
     expected = gain * (mix * wet + (1 - mix) * signal)
@@ -63,6 +63,35 @@ def test_live_equals_offline(jack_server, jack_io, synthetic_preset, mix, gain):
     error = np.abs(live - expected).max()
     print(f"live vs offline (mix {mix}, gain {gain}): max abs error {error:.2e}")
     assert error < 1e-5
+
+
+def test_a_reset_host_plays_the_next_take_as_a_fresh_render(jack_server, jack_io, synthetic_preset):
+    """The level follower remembers a take for seconds: a second take played straight after the
+    first differs from the offline render; after ``request_reset`` it equals it again (what the
+    tests' repeated takes rely on, and the studio's Play)."""
+    jack_server.set_period(256)
+    signal = _signal(2, int(SECONDS * RATE))
+    host = _host(synthetic_preset, texture=1.2, channels=2)
+    latency, hop = host.latency_samples, host.bank.geometry.hop
+    wet = render(signal, RATE, synthetic_preset, texture=1.2, level="follow")
+    io = jack_io(2)
+
+    def aligned() -> int:
+        return -(host.samples_processed - host.reset_at) % hop
+
+    with host:
+        io.connect()
+        first = io.play(signal, signal.shape[1] + latency, align=aligned, host_samples=lambda: host.samples_processed,
+                        before_take=fresh_start(host))
+        remembered = io.play(signal, signal.shape[1] + latency, align=aligned,
+                             host_samples=lambda: host.samples_processed)
+        fresh = io.play(signal, signal.shape[1] + latency, align=aligned, host_samples=lambda: host.samples_processed,
+                        before_take=fresh_start(host))
+    errors = [np.abs(take[:, latency:] - wet).max() for take in (first, remembered, fresh)]
+    print(f"max abs error against the render: first take {errors[0]:.2e}, the next without a reset "
+          f"{errors[1]:.2e}, after a reset {errors[2]:.2e}")
+    assert errors[0] < 1e-5 and errors[2] < 1e-5
+    assert errors[1] > 1e-3, "the follower should remember the take before"
 
 
 def test_live_output_never_exceeds_the_ceiling(jack_server, jack_io, synthetic_preset):
