@@ -131,11 +131,11 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from cak_dsp.file_render import render_file
-    from cak_dsp.jit_cache import load_numba_target_without_blas
+    from cak_dsp.jit_cache import load_cached_code_only
 
     job = render_job(args)
     announce_compile()
-    load_numba_target_without_blas()  # this process runs only cak's jitted code, which needs no BLAS
+    load_cached_code_only()  # this process runs only cak's jitted code: no Numba registries to load it
     if args.input.is_dir():
         return _render_folder(args, job)
     if not args.input.is_file():
