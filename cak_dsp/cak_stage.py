@@ -26,9 +26,10 @@ class Cak:
     and ``soft_clip`` the published output soft clip (see :mod:`cak_dsp.level`); ``geometry``
     is ``"standard"`` or ``"low-latency"`` (see :mod:`cak_dsp.geometry`). ``threads`` says the
     stage renders offline on that many threads: the channels split over that many engines
-    (:mod:`cak_dsp.channel_threads`; the output is the same), and the engines load their compiled
-    code on first use instead of warming every array layout a host may hand over. The offline
-    renderers set it; live hosts leave it None (one engine, warmed before the first callback).
+    (:mod:`cak_dsp.channel_threads`; the output is the same), and the engines and the output stage
+    load their compiled code on first use instead of warming every array layout a host may hand
+    over. The offline renderers set it; live hosts leave it None (one engine, warmed before the
+    first callback).
 
     As a stage: the engine, then the output stage (match gain, soft clip). With
     ``level="match"`` the gain comes from a measuring pass over the whole signal
@@ -133,7 +134,7 @@ class Cak:
             self.engine.prepare(sample_rate, max_block, channels)
         else:
             self.engine.prepare(sample_rate, max_block, channels, warm=False)
-        self.output.prepare(sample_rate, max_block, channels, self.latency_samples)
+        self.output.prepare(sample_rate, max_block, channels, self.latency_samples, warm=self.threads is None)
         self._max_block = max_block
         self._channels = channels
         self._nonfinite_before = 0
