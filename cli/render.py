@@ -37,7 +37,7 @@ _EPILOG = ("chain file (JSON; TOML with [[stages]] works too):\n"
 def add_parser(sub) -> None:
     p = sub.add_parser("render", help="process audio files offline, through CAK or a whole chain",
                        formatter_class=argparse.RawDescriptionHelpFormatter, description=_DESCRIPTION, epilog=_EPILOG)
-    p.set_defaults(handler=run)
+    p.set_defaults(handler=run, exit_at_once=True)
     p.add_argument("input", type=Path, help="input audio file or folder")
     p.add_argument("output", type=Path, help="output audio file (format from its extension) or folder")
     what = p.add_mutually_exclusive_group()
