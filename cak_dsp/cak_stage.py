@@ -63,6 +63,7 @@ class Cak:
         self._replay: list[np.ndarray] | None = None
         self._replay_at = 0
         self._discard = False
+        self._latency = 0
         self._channels: int | None = None
         self._nonfinite_before = 0
 
@@ -191,6 +192,12 @@ class Cak:
         self._emitted = 0
         self._replay_at = 0
 
+    @property
+    def replays(self) -> bool:
+        """Whether the next stream replays the engine output kept by the measuring pass
+        (:meth:`start_measuring`): it then reads only the lengths of its input blocks."""
+        return self._replay is not None and not self.output.follow
+
     def _choose_engine(self, channels: int) -> None:
         """A :class:`ThreadedEngine` when ``threads`` > 1 and there are channels to share, else
         the plain engine (a host's own engine, such as the live program bank, is kept)."""
@@ -218,6 +225,7 @@ class Cak:
         ``process`` and ``flush`` return the engine's output.
         """
         self.reset()
+        self._latency = self.latency_samples
         self._discard = discard
         self._energy[:] = 0.0
         self._fed = 0
@@ -258,8 +266,8 @@ class Cak:
     def _count_output(self, out: np.ndarray) -> None:
         """Add the energy of the output samples that line up with input samples."""
         n = out.shape[1]
-        lo = max(self.latency_samples - self._emitted, 0)
-        hi = min(self.latency_samples + self._fed - self._emitted, n)
+        lo = max(self._latency - self._emitted, 0)
+        hi = min(self._latency + self._fed - self._emitted, n)
         if hi > lo:
             self._energy[1] += float(np.sum(np.square(out[:, lo:hi], dtype=np.float64)))
         self._emitted += n

@@ -76,3 +76,29 @@ def test_output_stage_shortcuts_give_the_same_samples(soft_clip: bool) -> None:
         plain.process(block, separate, np.full(block.shape[1], knob[0]), 1)
         assert np.array_equal(in_place, separate)
     assert fixed._state[0] == plain._state[0] > 0.0
+
+
+@pytest.mark.parametrize("automated", [False, True])
+def test_replaying_file_render_decodes_the_input_once(published_preset: Preset, tmp_path, monkeypatch: pytest.MonkeyPatch,
+                                                      automated: bool) -> None:
+    """A file render whose first CAK stage replays its kept output reads the file once (the
+    second pass gets silence of the first pass's block lengths); the output is that of the
+    render that keeps nothing and reads the file twice."""
+    import soundfile as sf
+
+    from cak_dsp import cak_stage, file_render, render_file
+    from cak_dsp.automation import Automation
+
+    src = tmp_path / "in.wav"
+    audio = 0.3 * np.random.default_rng(4).standard_normal((2, 3 * file_render.BLOCK + 1234))
+    sf.write(src, audio.T, 44100, subtype="PCM_24")
+    knob = Automation(np.array([0.0, 1.0]), np.array([0.3, 1.5])) if automated else None
+    reads = []
+    original = file_render._blocks
+    monkeypatch.setattr(file_render, "_blocks", lambda *a: (reads.append(1), original(*a))[1])
+    render_file(src, tmp_path / "replayed.wav", Chain([Cak(published_preset, 0.9)]), texture=knob, threads=1)
+    assert len(reads) == 1
+    monkeypatch.setattr(cak_stage, "KEEP_BYTES", 0)
+    render_file(src, tmp_path / "read-twice.wav", Chain([Cak(published_preset, 0.9)]), texture=knob, threads=1)
+    assert len(reads) == 3
+    assert (tmp_path / "replayed.wav").read_bytes() == (tmp_path / "read-twice.wav").read_bytes()
