@@ -244,11 +244,12 @@ class OutputStage:
         self._line = DelayLine(*self._delay) if self.follow else None
         self._dry = np.zeros((channels, max_block), np.float32)
         self._scratch = np.zeros((3, max_block))
-        if warm:
-            silence = np.zeros((channels, 2), np.float32)
+        if warm:  # blocks of at most max_block samples: the jitted code indexes without bounds checks
+            silence = np.zeros((channels, min(2, max_block)), np.float32)
+            n = silence.shape[1]
             for layout in (silence, np.asfortranarray(silence)):
-                for controls, stride in ((np.zeros(1), 0), (np.zeros(2), 1)):
-                    _output_block(layout, layout, self._dry[:, :2], controls, stride, self._fp, self._state,
+                for controls, stride in ((np.zeros(1), 0), (np.zeros(n), 1)):
+                    _output_block(layout, layout, self._dry[:, :n], controls, stride, self._fp, self._state,
                                   self._scratch)
         self.reset()
 
