@@ -60,7 +60,7 @@ class Cak:
         self._fed = 0
         self._kept: list[np.ndarray] | None = None
         self._kept_bytes = 0
-        self._replay: list[np.ndarray] | None = None
+        self._replay: list[np.ndarray | None] | None = None
         self._replay_at = 0
         self._discard = False
         self._latency = 0
@@ -152,8 +152,9 @@ class Cak:
             self._fed += block.shape[1]
             self._energy[0] += float(np.sum(np.square(block, dtype=np.float64)))
         self.output.push_dry(block)
+        engine_out = out
         if self._replay is not None:
-            out[...] = self._replayed(block.shape)
+            engine_out = self._replayed(block.shape)  # the output stage reads it, no copy
         elif texture is None:
             self.engine.process(block, out=out)
         else:
@@ -167,7 +168,7 @@ class Cak:
             self._keep(out)
             if self._discard:
                 return out
-        return self.output.process(out, out, controls, stride)
+        return self.output.process(engine_out, out, controls, stride)
 
     def flush(self) -> np.ndarray:
         if self._replay is not None:
@@ -255,11 +256,13 @@ class Cak:
             self._kept.append(engine_out.copy())
 
     def _replayed(self, shape: tuple[int, int] | None) -> np.ndarray:
-        """The kept engine output for the next block (``shape``) or, with None, the flush."""
+        """The kept engine output for the next block (``shape``) or, with None, the flush; the
+        stage lets go of it (each is replayed once, and the memory frees as the stream goes)."""
         kept = self._replay[self._replay_at]
         last = self._replay_at == len(self._replay) - 1
-        if (shape is None) != last or (shape is not None and kept.shape != shape):
+        if kept is None or (shape is None) != last or (shape is not None and kept.shape != shape):
             raise RuntimeError("the stream differs from the measured one: the kept engine output cannot be replayed")
+        self._replay[self._replay_at] = None
         self._replay_at += 1
         return kept
 
