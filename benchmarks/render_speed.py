@@ -10,7 +10,8 @@ Measures, in one process (the batch cases start worker processes):
 * whole processes, as a user runs them: ``cak render`` of a 2-minute stereo song (start-up,
   reading, two passes for the level match, writing) against the published GUI path as a process
   of its own (Python start, torch and librosa imports, the checkpoint, reading the song's mono
-  downmix, processing, writing), best of ``--repeats``, per channel;
+  downmix, processing, writing), best of ``--repeats``, per channel, both with Python's bytecode
+  cache allowed as installed packages have it;
 * ``render_folder`` of a folder of 15 s stereo files at ``--jobs 1`` and ``--jobs 2``: files per
   second and times real time (worker start-up included, as a user sees it).
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import shutil
 import subprocess
@@ -99,12 +101,21 @@ def time_processes(work: Path, preset_file: Path, texture: float, seconds: float
            str(preset_file), "--texture", str(texture), "--force", "-q"]
     gui = [sys.executable, "-c", GUI_SCRIPT.format(bench=str(BENCH), src=str(src), dst=str(work / "song-gui.wav"),
                                                    preset=str(preset_file), texture=texture)]
-    subprocess.run(cak, check=True, capture_output=True)  # loads (or compiles) the engine once, untimed
+    env = installed_env()
+    for cmd in (cak, gui):  # untimed: compiles the engine (once) and writes both sides' bytecode
+        subprocess.run(cmd, check=True, capture_output=True, env=env)
 
     def timed(cmd: list[str]) -> None:
-        subprocess.run(cmd, check=True, capture_output=True)
+        subprocess.run(cmd, check=True, capture_output=True, env=env)
 
     return time_interleaved({CAK_PROCESS: lambda: timed(cak), GUI_PROCESS: lambda: timed(gui)}, repeats, cpu)
+
+
+def installed_env() -> dict[str, str]:
+    """This environment, but with Python's bytecode cache allowed, as an installed package has it
+    (pip writes the bytecode; a development shell may set PYTHONDONTWRITEBYTECODE, which would
+    make every timed process compile cak's modules from source)."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
 def time_batch(work: Path, preset_file: Path, texture: float, files: int, repeats: int) -> dict[str, list[float]]:

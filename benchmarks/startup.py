@@ -5,8 +5,9 @@ Measures, in fresh processes on this machine:
 * ``python -X importtime -c "import cak_dsp"``: the total import time and the modules that
   cost most (cumulative);
 * ``cak render in.wav out.wav`` of a 1 s stereo file, warm (the engine already compiled: the
-  first run, which may compile, is reported apart), best and median of ``--repeats`` runs, wall
-  and CPU seconds, beside ``python -c pass`` (the interpreter's own start) in the same run;
+  first run, which may compile and writes the bytecode, is reported apart), best and median of
+  ``--repeats`` runs, wall and CPU seconds, beside ``python -c pass`` (the interpreter's own
+  start) in the same run;
   with ``--baseline DIR`` also the same command run from another checkout (its ``cak_dsp`` and
   ``cli`` first on ``PYTHONPATH``), interleaved, so the two compare in one run.
 
@@ -38,8 +39,9 @@ TARGET_WARM_RENDER_S = 0.5
 
 def import_times() -> tuple[float, list[tuple[str, float]]]:
     """Total seconds to import cak_dsp, and (module, cumulative seconds) for the costliest."""
-    result = subprocess.run([sys.executable, "-X", "importtime", "-c", "import cak_dsp"],
-                            capture_output=True, text=True, check=True)
+    cmd = [sys.executable, "-X", "importtime", "-c", "import cak_dsp"]
+    subprocess.run(cmd, capture_output=True, check=True, env=checkout_env(ROOT))  # writes the bytecode
+    result = subprocess.run(cmd, capture_output=True, text=True, check=True, env=checkout_env(ROOT))
     rows = []
     for line in result.stderr.splitlines():
         match = re.match(r"import time:\s+(\d+)\s+\|\s+(\d+)\s+\|(\s*)(\S+)", line)
@@ -74,7 +76,9 @@ def checkout_env(directory: Path) -> dict[str, str]:
 
     shim = directory / ".shim"
     paths = [str(shim)] if shim.is_dir() else []
-    return {**os.environ, "PYTHONPATH": os.pathsep.join([*paths, str(directory)])}
+    # bytecode cached, as an installed package has it (a development shell may forbid writing it)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return {**env, "PYTHONPATH": os.pathsep.join([*paths, str(directory)])}
 
 
 def render_times(repeats: int, baseline: Path | None = None) -> tuple[dict[str, list[float]], dict[str, list[float]]]:

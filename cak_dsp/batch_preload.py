@@ -1,6 +1,7 @@
 """Imported once by the batch's fork server (:func:`cak_dsp.batch._worker_context`): loads
-Numba's CPU target and the engine's and output stage's compiled code for the layout an offline
-render uses, so every worker forked from the server starts with them in memory.
+the engine's and output stage's compiled code for the layout an offline render uses (without
+Numba's registries: :func:`cak_dsp.jit_cache.load_cached_code_only`), so every worker forked
+from the server starts with them in memory.
 
 Importing it renders a tenth of a second of silence through a one-stage chain, nothing else;
 it never raises (a worker would then load the code itself). It also gives the fork server a
@@ -22,11 +23,12 @@ def _preload() -> None:
 
     from .cak_stage import Cak
     from .chain import Chain
-    from .jit_cache import engine_is_cached
+    from .jit_cache import engine_is_cached, load_cached_code_only
     from .presets import resolve_preset
 
     if not engine_is_cached():
         return  # the first worker compiles and caches; a fork server should not spend that time
+    load_cached_code_only()  # the workers run only cak's jitted code
     for channels in (1, 2):
         silence = np.zeros((channels, 4410), np.float32)
         Chain([Cak(resolve_preset("drums"), 0.5, threads=1)])(silence, 44100)

@@ -26,9 +26,10 @@ class Cak:
     and ``soft_clip`` the published output soft clip (see :mod:`cak_dsp.level`); ``geometry``
     is ``"standard"`` or ``"low-latency"`` (see :mod:`cak_dsp.geometry`). ``threads`` says the
     stage renders offline on that many threads: the channels split over that many engines
-    (:mod:`cak_dsp.channel_threads`; the output is the same), and the engines load their compiled
-    code on first use instead of warming every array layout a host may hand over. The offline
-    renderers set it; live hosts leave it None (one engine, warmed before the first callback).
+    (:mod:`cak_dsp.channel_threads`; the output is the same), and the engines and the output stage
+    load their compiled code on first use instead of warming every array layout a host may hand
+    over. The offline renderers set it; live hosts leave it None (one engine, warmed before the
+    first callback).
 
     As a stage: the engine, then the output stage (match gain, soft clip). With
     ``level="match"`` the gain comes from a measuring pass over the whole signal
@@ -59,9 +60,10 @@ class Cak:
         self._fed = 0
         self._kept: list[np.ndarray] | None = None
         self._kept_bytes = 0
-        self._replay: list[np.ndarray] | None = None
+        self._replay: list[np.ndarray | None] | None = None
         self._replay_at = 0
         self._discard = False
+        self._latency = 0
         self._channels: int | None = None
         self._nonfinite_before = 0
 
@@ -133,7 +135,7 @@ class Cak:
             self.engine.prepare(sample_rate, max_block, channels)
         else:
             self.engine.prepare(sample_rate, max_block, channels, warm=False)
-        self.output.prepare(sample_rate, max_block, channels, self.latency_samples)
+        self.output.prepare(sample_rate, max_block, channels, self.latency_samples, warm=self.threads is None)
         self._max_block = max_block
         self._channels = channels
         self._nonfinite_before = 0
@@ -150,8 +152,9 @@ class Cak:
             self._fed += block.shape[1]
             self._energy[0] += float(np.sum(np.square(block, dtype=np.float64)))
         self.output.push_dry(block)
+        engine_out = out
         if self._replay is not None:
-            out[...] = self._replayed(block.shape)
+            engine_out = self._replayed(block.shape)  # the output stage reads it, no copy
         elif texture is None:
             self.engine.process(block, out=out)
         else:
@@ -165,7 +168,7 @@ class Cak:
             self._keep(out)
             if self._discard:
                 return out
-        return self.output.process(out, out, controls, stride)
+        return self.output.process(engine_out, out, controls, stride)
 
     def flush(self) -> np.ndarray:
         if self._replay is not None:
@@ -189,6 +192,12 @@ class Cak:
         self.output.reset()
         self._emitted = 0
         self._replay_at = 0
+
+    @property
+    def replays(self) -> bool:
+        """Whether the next stream replays the engine output kept by the measuring pass
+        (:meth:`start_measuring`): it then reads only the lengths of its input blocks."""
+        return self._replay is not None and not self.output.follow
 
     def _choose_engine(self, channels: int) -> None:
         """A :class:`ThreadedEngine` when ``threads`` > 1 and there are channels to share, else
@@ -217,6 +226,7 @@ class Cak:
         ``process`` and ``flush`` return the engine's output.
         """
         self.reset()
+        self._latency = self.latency_samples
         self._discard = discard
         self._energy[:] = 0.0
         self._fed = 0
@@ -246,19 +256,21 @@ class Cak:
             self._kept.append(engine_out.copy())
 
     def _replayed(self, shape: tuple[int, int] | None) -> np.ndarray:
-        """The kept engine output for the next block (``shape``) or, with None, the flush."""
+        """The kept engine output for the next block (``shape``) or, with None, the flush; the
+        stage lets go of it (each is replayed once, and the memory frees as the stream goes)."""
         kept = self._replay[self._replay_at]
         last = self._replay_at == len(self._replay) - 1
-        if (shape is None) != last or (shape is not None and kept.shape != shape):
+        if kept is None or (shape is None) != last or (shape is not None and kept.shape != shape):
             raise RuntimeError("the stream differs from the measured one: the kept engine output cannot be replayed")
+        self._replay[self._replay_at] = None
         self._replay_at += 1
         return kept
 
     def _count_output(self, out: np.ndarray) -> None:
         """Add the energy of the output samples that line up with input samples."""
         n = out.shape[1]
-        lo = max(self.latency_samples - self._emitted, 0)
-        hi = min(self.latency_samples + self._fed - self._emitted, n)
+        lo = max(self._latency - self._emitted, 0)
+        hi = min(self._latency + self._fed - self._emitted, n)
         if hi > lo:
             self._energy[1] += float(np.sum(np.square(out[:, lo:hi], dtype=np.float64)))
         self._emitted += n

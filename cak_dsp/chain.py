@@ -230,6 +230,14 @@ class Chain:
                 stage.finish_measuring()
         self.reset()
 
+    @property
+    def replays_input(self) -> bool:
+        """True when the next :meth:`stream` replays the engine output that a first CAK stage
+        kept in :meth:`measure_levels`: nothing in the chain then reads the input's samples,
+        only the lengths of its blocks (a file renderer hands it silence of those lengths)."""
+        first = self.stages[0]
+        return isinstance(first, Cak) and first.replays
+
     def _run_long(self, stage, audio: np.ndarray) -> np.ndarray:
         out = np.empty_like(audio)
         for at in range(0, audio.shape[1], self.max_block):

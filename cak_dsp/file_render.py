@@ -3,9 +3,9 @@
 A file is read, processed and written in blocks of ``BLOCK`` samples, so an hour of audio
 never sits in memory; the chain's latency is removed on the way, so the output lines up with
 the input sample for sample and has the same length (plus ``tail`` seconds when asked). A
-chain with a ``level="match"`` CAK stage reads the file twice: the first pass measures (and,
-when CAK is the chain's first stage, keeps its engine's output for the second, up to a few
-minutes' worth, so the engine runs once). The
+chain with a ``level="match"`` CAK stage takes two passes: the first measures (and, when CAK
+is the chain's first stage, keeps its engine's output for the second, up to a few minutes'
+worth, so the engine runs and the file is decoded once; else the file is read twice). The
 output is written to a temporary file beside its final name and renamed only when complete:
 every write and the close are checked, and the temporary file is read back (libsndfile) and
 must hold exactly the samples rendered, so a full disk or a file size limit fails the render
@@ -111,16 +111,18 @@ def render_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], chain:
             on_length(n + tail_samples + (n if chain.measures_level else 0))
         latency = chain.latency_samples
         automation = None
+        lengths: list[int] = []
         if isinstance(texture, Automation):
             automation = texture.at(rate)
         elif texture is not None:
             chain.texture = float(texture)
         if chain.measures_level:
-            chain.measure_levels(_counted(_blocks(reader, src), progress), automation, replay=tail == 0)
+            chain.measure_levels(_counted(_blocks(reader, src), progress, lengths), automation, replay=tail == 0)
             reader.seek(0)
+        blocks = _silence(lengths, channels) if chain.replays_input else _blocks(reader, src)
         with atomic_path(dst) as tmp:
-            written = _write(tmp, dst, chain.stream(_blocks(reader, src), automation, tail_samples), rate,
-                             channels, depth, progress)
+            written = _write(tmp, dst, chain.stream(blocks, automation, tail_samples), rate, channels, depth,
+                             progress)
             _check_complete(tmp, dst, written, n + tail_samples)
         chain.reset()
     return RenderReport(src, dst, rate, channels, n, latency)
@@ -202,11 +204,22 @@ def _check_whole(src: Path, frames: int) -> None:
                          "refused (repair it or export it again)")
 
 
-def _counted(blocks: Iterator[np.ndarray], progress: Callable[[int], None] | None) -> Iterator[np.ndarray]:
+def _counted(blocks: Iterator[np.ndarray], progress: Callable[[int], None] | None,
+             lengths: list[int]) -> Iterator[np.ndarray]:
+    """``blocks``, telling ``progress`` and appending to ``lengths`` each one's length."""
     for block in blocks:
         if progress is not None:
             progress(block.shape[1])
+        lengths.append(block.shape[1])
         yield block
+
+
+def _silence(lengths: list[int], channels: int) -> Iterator[np.ndarray]:
+    """Blocks of silence of the first pass's block ``lengths``, for a stream that reads only
+    their lengths (:attr:`Chain.replays_input`), so the input is decoded once."""
+    zeros = np.zeros((channels, max(lengths, default=0)), np.float32)
+    for length in lengths:
+        yield zeros[:, :length]
 
 
 def _blocks(reader, src: Path) -> Iterator[np.ndarray]:

@@ -85,28 +85,37 @@ def announce_compile(stream: TextIO | None = None) -> bool:
     return True
 
 
-def load_numba_target_without_blas() -> None:
-    """Initialise Numba's CPU target now, with SciPy's BLAS marked absent for that moment.
+def load_cached_code_only() -> None:
+    """Let Numba load cached compiled code in this process without its typing and lowering
+    registries: a cache load then initialises only Numba's runtime (NRT), which the loaded code
+    links against.
 
-    Numba's first compile or cache load in a process checks for a BLAS by importing
-    ``scipy.linalg`` (a third to a half of a second, more than loading the engine's compiled
-    code). cak's jitted code uses no BLAS, so a command that runs only cak's code (``cak
-    render``) may skip that check; Numba then refuses ``np.dot`` and ``np.linalg`` in code it
-    compiles later in the same process. Does nothing when ``scipy.linalg`` is already imported
-    or the target is already initialised; never raises.
+    Numba refreshes its CPU target before every cache load (``Cache.load_overload``): that
+    imports and installs every typing and lowering registry (numpy, cpython, cffi, random, ...)
+    and checks for a BLAS by importing ``scipy.linalg``: more than loading the engine's code,
+    which needs none of it. Compiling refreshes the target itself (Numba's ``CompilerBase``), so
+    a cache miss or a new signature still compiles as usual (BLAS check included). Replaces
+    ``numba.core.caching.Cache.load_overload`` for the whole process; a command that runs only
+    cak's jitted code (``cak render``, the batch's workers) calls it once, before the first cache
+    load. Does nothing (the usual load) when Numba's cache layout differs; never raises.
     """
-    if "scipy.linalg" in sys.modules:
-        return
     try:
-        from numba.core.registry import cpu_target
-
-        sys.modules["scipy.linalg"] = None  # makes Numba's `import scipy.linalg.cython_blas` fail
-        try:
-            cpu_target.target_context.refresh()
-        finally:
-            del sys.modules["scipy.linalg"]
-    except Exception:  # start-up only: Numba initialises itself on first use anyway
+        from numba.core import caching
+        from numba.core.runtime import rtsys
+    except Exception:  # Numba's private layout changed: keep its own cache loading
         return
+    load = getattr(caching.Cache, "load_overload", None)
+    if load is None or getattr(load, "_cak_lean", False) or not all(
+            hasattr(caching.Cache, name) for name in ("_load_overload", "_guard_against_spurious_io_errors")):
+        return
+
+    def load_overload(self, sig, target_context):
+        rtsys.initialize(target_context)  # what loaded code needs of the refresh (idempotent)
+        with self._guard_against_spurious_io_errors():
+            return self._load_overload(sig, target_context)
+
+    load_overload._cak_lean = True
+    caching.Cache.load_overload = load_overload
 
 
 def compile_engine() -> float:

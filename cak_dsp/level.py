@@ -101,13 +101,37 @@ def _bounded(v: float) -> float:
 
 
 @njit(**JIT)
+def _settle(w: float, target: float, smooth: float, gain: float, blends, gains, n: int) -> float:
+    """The blend's one-pole from ``w`` towards a fixed ``target``, ``n`` samples into ``blends``
+    (and ``gain`` into ``gains``); returns the last value. Once an update leaves it unchanged it
+    stays so: the rest is filled without the serial chain."""
+    for i in range(n):
+        gains[i] = gain
+    for i in range(n):
+        before = w
+        w += (target - w) * smooth
+        if w < 1e-12:
+            w = 0.0
+        blends[i] = w
+        if w == before:
+            for j in range(i + 1, n):
+                blends[j] = w
+            return w
+    return w
+
+
+@njit(**JIT)
 def _output_block(x, y, dry, controls, stride, fp, state, scratch):
     """``y = ceiling-clamp(blend(gain * x))`` sample by sample; ``dry`` is the input aligned with
     ``x`` (read by the follower); ``controls[i * stride]`` is the texture at sample ``i``.
 
     Two loops: the per-sample recurrences (the blend's one-pole, the follower's powers) write
-    each sample's blend and gain into ``scratch`` (2, >= n); the per-sample, per-channel soft
-    clip then runs without a recurrence, so it vectorizes.
+    each sample's blend and gain into ``scratch`` (3, >= n); the per-sample, per-channel soft
+    clip then runs without a recurrence into ``scratch[2]`` and is copied into ``y``, so it
+    vectorizes even when ``y`` is ``x`` (LLVM's vector loop refuses arrays that overlap). With one texture for the block and
+    no follower, the one-pole stops once it reaches its fixed point (an update that leaves it
+    unchanged leaves it unchanged forever): the rest of the block takes that value, the same
+    numbers without the serial chain.
     """
     channels, n = x.shape
     smooth, ceiling, decay = fp[_SMOOTH], fp[_CEILING], fp[_DECAY]
@@ -119,7 +143,9 @@ def _output_block(x, y, dry, controls, stride, fp, state, scratch):
     w, p_dry, p_wet = state[_BLEND], state[_P_DRY], state[_P_WET]
     blends = scratch[0]
     gains = scratch[1]
-    for i in range(n):
+    if not (stride or follow):
+        w = _settle(w, target, smooth, fp[_GAIN], blends, gains, n)
+    for i in range(n if stride or follow else 0):
         if stride:
             target = gate_blend(controls[i * stride], fp[_TAU], fp[_TEMP])
         w += (target - w) * smooth
@@ -140,6 +166,7 @@ def _output_block(x, y, dry, controls, stride, fp, state, scratch):
                 gain *= min(max(np.sqrt(p_dry / p_wet), lo), hi)
         blends[i] = w
         gains[i] = gain
+    result = scratch[2]
     for ch in range(channels):
         xs = x[ch]
         ys = y[ch]
@@ -149,7 +176,9 @@ def _output_block(x, y, dry, controls, stride, fp, state, scratch):
                 soft = (1.0 - 2.0 / (vexp(2.0 * SOFT_CLIP_DRIVE * v) + 1.0)) * inv_drive
                 v += blends[i] * (soft - v)
             v = v if abs(v) < math.inf else 0.0
-            ys[i] = min(max(v, -ceiling), ceiling)
+            result[i] = min(max(v, -ceiling), ceiling)
+        for i in range(n):
+            ys[i] = result[i]
     state[_BLEND], state[_P_DRY], state[_P_WET] = w, p_dry, p_wet
 
 
@@ -204,19 +233,24 @@ class OutputStage:
     def gain(self, value: float) -> None:
         self._fp[_GAIN] = float(value)
 
-    def prepare(self, sample_rate: int, max_block: int, channels: int, delay: int) -> None:
-        """Allocate for blocks of up to ``max_block``; ``delay`` is the processor's latency."""
+    def prepare(self, sample_rate: int, max_block: int, channels: int, delay: int, warm: bool = True) -> None:
+        """Allocate for blocks of up to ``max_block``; ``delay`` is the processor's latency.
+        ``warm`` loads the compiled code for both array layouts a host may hand over now;
+        ``warm=False`` (offline only) loads it on first use, for the layout actually used."""
         self._fp[_SMOOTH] = 1.0 - math.exp(-1.0 / (BLEND_SMOOTHING_S * sample_rate))
         self._fp[_DECAY] = math.exp(-1.0 / (FOLLOW_SECONDS * sample_rate))
         self._delay = (int(channels), int(delay))
         # the dry delay line only serves the follower (made when it is switched on)
         self._line = DelayLine(*self._delay) if self.follow else None
         self._dry = np.zeros((channels, max_block), np.float32)
-        self._scratch = np.zeros((2, max_block))
-        warm = np.zeros((channels, 2), np.float32)
-        for layout in (warm, np.asfortranarray(warm)):
-            _output_block(layout, layout, self._dry[:, :2], np.zeros(1), 0, self._fp, self._state, self._scratch)
-            _output_block(layout, layout, self._dry[:, :2], np.zeros(2), 1, self._fp, self._state, self._scratch)
+        self._scratch = np.zeros((3, max_block))
+        if warm:  # blocks of at most max_block samples: the jitted code indexes without bounds checks
+            silence = np.zeros((channels, min(2, max_block)), np.float32)
+            n = silence.shape[1]
+            for layout in (silence, np.asfortranarray(silence)):
+                for controls, stride in ((np.zeros(1), 0), (np.zeros(n), 1)):
+                    _output_block(layout, layout, self._dry[:, :n], controls, stride, self._fp, self._state,
+                                  self._scratch)
         self.reset()
 
     def reset(self) -> None:

@@ -12,8 +12,10 @@ alike (:mod:`.interrupts`); errors are one line, never a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
+from typing import NoReturn
 
 from .interrupts import Interrupted, stop_on_signals
 
@@ -44,7 +46,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``cak`` console script. The stop signals are handled from the start, so
-    that a Ctrl-C while cak still loads exits quietly too."""
+    that a Ctrl-C while cak still loads exits quietly too. Run as the program (the ``cak``
+    script or ``python -m cak_cli``), a command that asks for it (``exit_at_once``, ``cak
+    render``) ends the process as soon as it is done (:func:`_exit_now`)."""
+    parsed: list[argparse.Namespace] = []
+    code = _run(argv, parsed)
+    if argv is None and parsed and getattr(parsed[0], "exit_at_once", False) and _is_the_program():
+        _exit_now(code)
+    return code
+
+
+def _run(argv: list[str] | None, parsed: list[argparse.Namespace]) -> int:
+    """Parse ``argv`` (appending the options to ``parsed``) and run the command; its exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["train"]:
         from . import train
@@ -53,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with stop_on_signals():
             args = build_parser().parse_args(argv)
+            parsed.append(args)
             if not getattr(args, "own_signals", False):
                 return args.handler(args)
         return args.handler(args)
@@ -66,6 +80,36 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - a user sees one line, never a traceback
         print(f"cak: internal error: {type(exc).__name__}: {_first_line(exc)} (please report it)", file=sys.stderr)
         return 1
+
+
+def _is_the_program() -> bool:
+    """Whether this process is the ``cak`` script or ``python -m cak_cli`` (not a host that
+    called :func:`main`)."""
+    program = sys.modules.get("__main__")
+    spec = getattr(program, "__spec__", None)
+    return (spec is not None and spec.name == f"{__name__}.__main__") or \
+        os.path.splitext(os.path.basename(getattr(program, "__file__", None) or ""))[0] == "cak"
+
+
+def _exit_now(code: int) -> NoReturn:
+    """End the process with ``code`` once its work is done, without tearing the interpreter down.
+
+    Freeing every module and object of Numba and its compiled code at exit takes longer than a
+    short render itself; the operating system frees it all at once. The exit functions still
+    run (``atexit``: multiprocessing's helpers among them) and the standard streams are flushed;
+    every output was complete and renamed before (:mod:`cak_dsp.atomic`).
+    """
+    import atexit
+
+    try:
+        atexit._run_exitfuncs()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code)
 
 
 def _first_line(exc: BaseException) -> str:

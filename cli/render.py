@@ -37,7 +37,7 @@ _EPILOG = ("chain file (JSON; TOML with [[stages]] works too):\n"
 def add_parser(sub) -> None:
     p = sub.add_parser("render", help="process audio files offline, through CAK or a whole chain",
                        formatter_class=argparse.RawDescriptionHelpFormatter, description=_DESCRIPTION, epilog=_EPILOG)
-    p.set_defaults(handler=run)
+    p.set_defaults(handler=run, exit_at_once=True)
     p.add_argument("input", type=Path, help="input audio file or folder")
     p.add_argument("output", type=Path, help="output audio file (format from its extension) or folder")
     what = p.add_mutually_exclusive_group()
@@ -131,11 +131,11 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from cak_dsp.file_render import render_file
-    from cak_dsp.jit_cache import load_numba_target_without_blas
+    from cak_dsp.jit_cache import load_cached_code_only
 
     job = render_job(args)
     announce_compile()
-    load_numba_target_without_blas()  # this process runs only cak's jitted code, which needs no BLAS
+    load_cached_code_only()  # this process runs only cak's jitted code: no Numba registries to load it
     if args.input.is_dir():
         return _render_folder(args, job)
     if not args.input.is_file():

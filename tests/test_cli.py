@@ -145,3 +145,27 @@ def test_outputs_get_ordinary_permissions(tmp_path: Path, synthetic_preset: Pres
     mask = os.umask(0)
     os.umask(mask)
     assert path.stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_render_as_the_program_exits_at_once_after_the_exit_functions(tmp_path: Path, preset_file: Path) -> None:
+    """Run as ``python -m cak_cli``, ``cak render`` ends the process itself once done, without
+    tearing the interpreter down (an object's finalizer at teardown never runs): the exit status,
+    the output, the flushed streams and the ``atexit`` functions are all there; an error exits
+    the same way with its status."""
+    src, dst = tmp_path / "in.wav", tmp_path / "out.wav"
+    sf.write(src, _tone(2, 44100).T, 44100, subtype="PCM_24")
+    code = ("import atexit, runpy, sys\n"
+            "atexit.register(lambda: print('exit functions ran', flush=True))\n"
+            "class TornDown:\n    def __del__(self):\n        print('torn down', flush=True)\n"
+            "keep = TornDown()\n"
+            "sys.argv = ['cak', *sys.argv[1:]]\n"
+            "runpy.run_module('cak_cli', run_name='__main__', alter_sys=True)\n")
+    ok = subprocess.run([sys.executable, "-c", code, "render", str(src), str(dst), "--preset", str(preset_file), "-q"],
+                        capture_output=True, text=True, timeout=300)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.splitlines()[0].startswith(f"wrote {dst}") and ok.stdout.splitlines()[-1] == "exit functions ran"
+    assert "torn down" not in ok.stdout
+    assert sf.info(dst).frames == sf.info(src).frames
+    bad = subprocess.run([sys.executable, "-c", code, "render", str(tmp_path / "missing.wav"), str(dst), "-q"],
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and bad.stderr.startswith("cak: error:") and "exit functions ran" in bad.stdout

@@ -72,3 +72,32 @@ def test_cold_then_warm_in_fresh_processes(tmp_path: Path) -> None:
     assert [r.returncode for r in runs] == [0, 0], [r.stderr for r in runs]
     assert runs[0].stderr == NOTICE + "\n"
     assert runs[1].stderr == ""
+
+
+def test_cached_code_loads_without_numbas_registries(tmp_path: Path) -> None:
+    """After ``load_cached_code_only``, a fresh process runs a cached function without Numba
+    refreshing its target (no registry installed), and still compiles a function the cache lacks
+    (which refreshes the target then)."""
+    source = tmp_path / "tiny_lean.py"
+    source.write_text("import numpy as np\nfrom numba import njit\n\n@njit(cache=True)\n"
+                      "def total(x):\n    return np.sum(x * 2.0)\n")
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache"),
+           "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}
+    subprocess.run([sys.executable, "-c", "import numpy as np, tiny_lean; print(tiny_lean.total(np.ones(3)))"],
+                   env=env, check=True, capture_output=True, timeout=120)
+    code = """
+import numpy as np
+from numba.core import base
+refreshes = []
+original = base.BaseContext.refresh
+base.BaseContext.refresh = lambda self: (refreshes.append(1), original(self))[1]
+from cak_dsp.jit_cache import load_cached_code_only
+load_cached_code_only()
+import tiny_lean
+print(tiny_lean.total(np.ones(3)), len(refreshes))
+from numba import njit
+print(njit(lambda x: x * 3.0)(np.ones(2)).sum(), len(refreshes) > 0)
+"""
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["6.0", "0", "6.0", "True"]

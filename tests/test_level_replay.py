@@ -53,3 +53,52 @@ def test_replay_refuses_a_different_stream(published_preset: Preset) -> None:
     chain.measure_levels([audio], replay=True)
     with pytest.raises(RuntimeError, match="differs from the measured one"):
         list(chain.stream([audio[:, :1000]]))
+
+
+@pytest.mark.parametrize("soft_clip", [True, False])
+def test_output_stage_shortcuts_give_the_same_samples(soft_clip: bool) -> None:
+    """The output stage's shortcuts (the one-pole stops at its fixed point under one texture;
+    in-place blocks take the vector loop) give the samples of its plain per-sample path: a
+    constant texture given as a per-sample curve (stride 1), written to another array."""
+    from cak_dsp.level import OutputStage
+
+    rng = np.random.default_rng(5)
+    blocks = [(0.8 * rng.standard_normal((2, n))).astype(np.float32) for n in (4096, 30000, 1, 777)]
+    knob = np.array([0.9])
+    fixed, plain = (OutputStage(0.3, 20.0, soft_clip=soft_clip) for _ in range(2))
+    for stage in (fixed, plain):
+        stage.prepare(44100, 30000, 2, 2558, warm=False)
+        stage.gain = 0.7
+    for block in blocks:
+        in_place = block.copy()
+        fixed.process(in_place, in_place, knob, 0)
+        separate = np.empty_like(block)
+        plain.process(block, separate, np.full(block.shape[1], knob[0]), 1)
+        assert np.array_equal(in_place, separate)
+    assert fixed._state[0] == plain._state[0] > 0.0
+
+
+@pytest.mark.parametrize("automated", [False, True])
+def test_replaying_file_render_decodes_the_input_once(published_preset: Preset, tmp_path, monkeypatch: pytest.MonkeyPatch,
+                                                      automated: bool) -> None:
+    """A file render whose first CAK stage replays its kept output reads the file once (the
+    second pass gets silence of the first pass's block lengths); the output is that of the
+    render that keeps nothing and reads the file twice."""
+    import soundfile as sf
+
+    from cak_dsp import cak_stage, file_render, render_file
+    from cak_dsp.automation import Automation
+
+    src = tmp_path / "in.wav"
+    audio = 0.3 * np.random.default_rng(4).standard_normal((2, 3 * file_render.BLOCK + 1234))
+    sf.write(src, audio.T, 44100, subtype="PCM_24")
+    knob = Automation(np.array([0.0, 1.0]), np.array([0.3, 1.5])) if automated else None
+    reads = []
+    original = file_render._blocks
+    monkeypatch.setattr(file_render, "_blocks", lambda *a: (reads.append(1), original(*a))[1])
+    render_file(src, tmp_path / "replayed.wav", Chain([Cak(published_preset, 0.9)]), texture=knob, threads=1)
+    assert len(reads) == 1
+    monkeypatch.setattr(cak_stage, "KEEP_BYTES", 0)
+    render_file(src, tmp_path / "read-twice.wav", Chain([Cak(published_preset, 0.9)]), texture=knob, threads=1)
+    assert len(reads) == 3
+    assert (tmp_path / "replayed.wav").read_bytes() == (tmp_path / "read-twice.wav").read_bytes()

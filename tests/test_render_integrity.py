@@ -170,8 +170,8 @@ def test_one_ctrl_c_finishes_the_files_in_progress_and_starts_no_new_one(tmp_pat
     """A first Ctrl-C in a serial folder render: the file in progress is completed, the next
     two are never started, exit 130 with the reason."""
     (tmp_path / "in").mkdir()
-    for i in range(3):
-        _noise(tmp_path / "in" / f"f{i}.wav", 40.0, seed=i)
+    for i in range(3):  # the first file long enough to be in progress at the signal, whatever the machine
+        _noise(tmp_path / "in" / f"f{i}.wav", 240.0 if i == 0 else 1.0, seed=i)
     process = _start(["render", "-q", "in", "out"], tmp_path)
     deadline = time.monotonic() + 60
     while not (tmp_path / "out").is_dir() and time.monotonic() < deadline:
@@ -180,5 +180,5 @@ def test_one_ctrl_c_finishes_the_files_in_progress_and_starts_no_new_one(tmp_pat
     code, err, _seconds = _stop(process, [signal.SIGINT])
     assert code == 130 and "starting no new one" in err, err
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["f0.wav"], err
-    assert sf.info(str(tmp_path / "out" / "f0.wav")).frames == 40 * RATE
+    assert sf.info(str(tmp_path / "out" / "f0.wav")).frames == 240 * RATE
     assert not temporary_files(tmp_path)
