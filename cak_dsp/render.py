@@ -21,6 +21,13 @@ from .texture import check_texture, check_texture_curve
 CHUNK = 1 << 16
 
 
+def _energy(audio: np.ndarray) -> float:
+    """The sum of squares of every sample, in float64, a chunk at a time (no float64 copy of
+    the whole signal)."""
+    return sum(float(np.sum(np.square(audio[:, start:start + CHUNK], dtype=np.float64)))
+               for start in range(0, audio.shape[1], CHUNK))
+
+
 def texture_curve(texture: float | np.ndarray, n: int) -> np.ndarray:
     """One texture value per sample from a constant or a curve; checks length and range."""
     if np.ndim(texture) == 0:
@@ -69,8 +76,7 @@ def render(audio: np.ndarray, sample_rate: int, preset: Preset, texture: float |
     raw[:, n:] = engine.flush()[:, :latency]
     if level == "match":
         aligned = raw[:, latency:]
-        stage.output.gain = match_gain(float(np.sum(np.square(audio, dtype=np.float64))),
-                                       float(np.sum(np.square(aligned, dtype=np.float64))), engine.energies)
+        stage.output.gain = match_gain(_energy(audio), _energy(aligned), engine.energies)
     if constant:
         controls, stride = np.array([float(texture)]), 0
     else:
