@@ -111,10 +111,10 @@ def _analyze(in_buf, ch, slot, window, frame, spec_ring, mag_ring, norm_ring, ax
     spec = spec_ring[ch, slot]
     r2c(frame, spec, axes, True, 1.0, 1)
     mags = mag_ring[ch, slot]
-    for k in range(spec.shape[0]):
+    for k in range(spec.shape[0]):  # the square root in float32, the magnitudes' type: 8 lanes
         re = spec[k].real
         im = spec[k].imag
-        mags[k] = np.sqrt(re * re + im * im)
+        mags[k] = np.sqrt(np.float32(re * re + im * im))
     normalize_frame(mags, norm_ring[ch, slot], fp[_ALPHA], fp[_LOW], fp[_HIGH], fp[_GAMMA], fp[_MAGSCALE])
 
 
