@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -150,12 +151,13 @@ def _check_abort(_samples: int = 0) -> None:
 def _worker_init(abort) -> None:
     """A local worker: Ctrl-C is the caller's to handle; SIGTERM and SIGHUP stop its file in
     progress at the next block (its temporary output is removed). Workers start with the stop
-    signals ignored (:func:`_helpers_shielded`)."""
+    signals ignored, and blocked when forked from the caller (:func:`_helpers_shielded`)."""
     global _abort
     _abort = abort
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _on_stop_signal)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)  # a worker forked inside the shield has them blocked
 
 
 def _on_stop_signal(signum: int, frame) -> None:
@@ -165,10 +167,11 @@ def _on_stop_signal(signum: int, frame) -> None:
 
 @contextlib.contextmanager
 def _helpers_shielded():
-    """Start multiprocessing's fork server and resource tracker with the stop signals ignored, a
-    disposition they inherit, and so do the workers the fork server forks: a Ctrl-C sent to the
-    whole process group then never kills a helper half-started (the fork server imports cak
-    first, the workers install their handlers in :func:`_worker_init`). The caller has them
+    """Start multiprocessing's helpers (the fork server and resource tracker, or the workers
+    forked from here) with the stop signals ignored, a disposition they inherit, and so do the
+    workers the fork server forks: a Ctrl-C sent to the whole process group then never kills a
+    helper half-started (the fork server imports cak first, the workers install their handlers
+    in :func:`_worker_init`). The caller has them
     blocked meanwhile, so that a signal to it waits (Linux keeps a blocked signal pending even
     while ignored) and arrives once its own handlers are back. Only the main thread can set
     handlers: called from another thread, the helpers start unshielded."""
@@ -268,24 +271,29 @@ def _run_local(job: RenderJob, todo: list[tuple[str, str]], workers: int, should
     context = _worker_context()
     before = set(active_children())
     with _helpers_shielded():
-        forkserver.ensure_running()
+        if context.get_start_method() == "forkserver":
+            forkserver.ensure_running()
         abort = context.Event()
     waiting = iter(todo)
     running: dict = {}
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init, initargs=(abort,))
+
+    def fill() -> None:
+        while len(running) < workers and not (should_stop() or abort.is_set()):
+            item = next(waiting, None)
+            if item is None:
+                return
+            running[pool.submit(render_one, job, *item)] = item
+
     try:
-        while True:
-            while len(running) < workers and not (should_stop() or abort.is_set()):
-                item = next(waiting, None)
-                if item is None:
-                    break
-                running[pool.submit(render_one, job, *item)] = item
-            if not running:
-                break
+        with _helpers_shielded():  # the first submissions start the workers (with "fork": forked from here)
+            fill()
+        while running:
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
                 running.pop(future)
                 yield future.result()
+            fill()
     except BrokenProcessPool:
         raise OSError("a render worker process died (killed?); the files in progress were not written") from None
     except BaseException:
@@ -301,12 +309,40 @@ def _run_local(job: RenderJob, todo: list[tuple[str, str]], workers: int, should
 
 
 def _worker_context():
-    """Fork workers from a server that has imported cak and loaded the engine's compiled code
-    once (:mod:`cak_dsp.batch_preload`), so no worker pays that start-up again; no fork of a
-    threaded parent."""
+    """Where the workers come from, so that none pays cak's start-up (imports, loading the
+    engine's compiled code) again: forked from this process once it has loaded the code
+    (:func:`load_render_code`), when it runs a single thread on Linux; otherwise (a fork copies
+    only the calling thread: another one's locks would stay held in the child) forked from a
+    server that has imported cak and loaded the code once (:mod:`cak_dsp.batch_preload`)."""
+    if _single_threaded_linux():
+        load_render_code()
+        if _single_threaded_linux():  # loading started no thread
+            return get_context("fork")
     context = get_context("forkserver")
     context.set_forkserver_preload([__name__, "cak_dsp.batch_preload"])
     return context
+
+
+def _single_threaded_linux() -> bool:
+    """True on Linux when this process runs one thread, native threads included."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        return len(os.listdir("/proc/self/task")) == 1
+    except OSError:
+        return False
+
+
+def load_render_code() -> None:
+    """Load (or compile) the compiled code a worker's render runs: a tenth of a second of
+    silence through a one-stage chain, mono and stereo, on one core as the workers render."""
+    import numpy as np
+
+    from .presets import resolve_preset
+
+    for channels in (1, 2):
+        silence = np.zeros((channels, 4410), np.float32)
+        Chain([Cak(resolve_preset("drums"), 0.5, threads=1)])(silence, 44100)
 
 
 def _run_on_dask(job: RenderJob, todo: list[tuple[str, str]], address: str):

@@ -3,8 +3,8 @@ the engine's and output stage's compiled code for the layout an offline render u
 Numba's registries: :func:`cak_dsp.jit_cache.load_cached_code_only`), so every worker forked
 from the server starts with them in memory.
 
-Importing it renders a tenth of a second of silence through a one-stage chain, nothing else;
-it never raises (a worker would then load the code itself). It also gives the fork server a
+Importing it renders a tenth of a second of silence through a one-stage chain
+(:func:`cak_dsp.batch.load_render_code`), nothing else; it never raises (a worker would then load the code itself). It also gives the fork server a
 one-line ``sys.excepthook``: a worker that fails before it runs (the fork server reports that
 through the hook; e.g. a worker still starting when a second Ctrl-C ended the render, whose
 shared stop flag is then gone) says so in one line on stderr, never with a traceback.
@@ -19,19 +19,13 @@ def _one_line(kind: type[BaseException], value: BaseException, _traceback) -> No
 
 
 def _preload() -> None:
-    import numpy as np
-
-    from .cak_stage import Cak
-    from .chain import Chain
+    from .batch import load_render_code
     from .jit_cache import engine_is_cached, load_cached_code_only
-    from .presets import resolve_preset
 
     if not engine_is_cached():
         return  # the first worker compiles and caches; a fork server should not spend that time
     load_cached_code_only()  # the workers run only cak's jitted code
-    for channels in (1, 2):
-        silence = np.zeros((channels, 4410), np.float32)
-        Chain([Cak(resolve_preset("drums"), 0.5, threads=1)])(silence, 44100)
+    load_render_code()
 
 
 sys.excepthook = _one_line

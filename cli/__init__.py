@@ -48,8 +48,13 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``cak`` console script. The stop signals are handled from the start, so
     that a Ctrl-C while cak still loads exits quietly too. Run as the program (the ``cak``
     script or ``python -m cak_cli``), a command that asks for it (``exit_at_once``, ``cak
-    render``) ends the process as soon as it is done (:func:`_exit_now`)."""
+    render``) ends the process as soon as it is done (:func:`_exit_now`). ``cak render`` does no
+    linear algebra: it starts numpy without OpenBLAS's thread pool (unless ``OPENBLAS_NUM_THREADS``
+    says otherwise), so that the process runs one thread and forks its folder workers itself
+    (:mod:`cak_dsp.batch`)."""
     parsed: list[argparse.Namespace] = []
+    if argv is None and sys.argv[1:2] == ["render"] and "numpy" not in sys.modules:
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # no BLAS thread pool: one thread forks its workers
     code = _run(argv, parsed)
     if argv is None and parsed and getattr(parsed[0], "exit_at_once", False) and _is_the_program():
         _exit_now(code)

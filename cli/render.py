@@ -163,6 +163,7 @@ def _render_folder(args: argparse.Namespace, job) -> int:
     from .interrupts import stop_on_signals
 
     stop = threading.Event()
+    tqdm.monitor_interval = 0  # no monitor thread: a process of one thread forks its workers itself (cak_dsp.batch)
 
     def wind_down() -> None:
         stop.set()

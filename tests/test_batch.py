@@ -1,13 +1,16 @@
 """Folder rendering: parallel jobs, a Dask cluster, bad files reported by name, reruns skip."""
 from __future__ import annotations
 
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from cak_dsp import Preset, render
+from cak_dsp import Preset, batch, render
 from cak_dsp.batch import RenderJob, render_folder
 from cak_cli import main
 
@@ -80,6 +83,40 @@ def test_dask_cluster_renders_the_same_files(tmp_path: Path, library) -> None:
         here, _ = sf.read(result.destination)
         there, _ = sf.read(str(twin))  # decoded: Ogg streams carry a random serial number
         assert np.array_equal(here, there)
+
+
+FORKING_PROCESS = """
+import os
+os.environ["OPENBLAS_NUM_THREADS"] = "1"  # as cak render starts numpy: the process runs one thread
+from cak_dsp import batch
+print(batch._worker_context().get_start_method())
+report = batch.render_folder({src!r}, {dst!r}, batch.RenderJob(preset={preset!r}, texture=0.5), jobs=2)
+print(len(report.rendered), len(report.failed))
+"""
+
+
+def test_a_process_of_one_thread_forks_its_workers_and_renders_the_same_files(tmp_path: Path, library) -> None:
+    """``cak render``'s process runs one thread: it loads the engine's code and forks its workers
+    itself (no fork server to start); a process with another thread uses the fork server. The
+    files are the same as a serial render's."""
+    root, preset_file = library
+    script = FORKING_PROCESS.format(src=str(root), dst=str(tmp_path / "forked"), preset=str(preset_file))
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["fork", "18", "2"]
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert batch._worker_context().get_start_method() == "forkserver"
+    finally:
+        stop.set()
+        other.join()
+    local = render_folder(root, tmp_path / "local", RenderJob(preset=str(preset_file), texture=0.5), jobs=1)
+    assert len(local.rendered) == 18
+    for result in local.rendered:
+        twin = tmp_path / "forked" / Path(result.destination).relative_to(tmp_path / "local")
+        assert np.array_equal(sf.read(result.destination)[0], sf.read(str(twin))[0])
 
 
 def test_folder_errors(tmp_path: Path, library, capsys: pytest.CaptureFixture) -> None:
