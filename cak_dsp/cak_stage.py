@@ -9,8 +9,9 @@ from __future__ import annotations
 import numpy as np
 
 from . import arrays
+from .channel_threads import ThreadedEngine
 from .engine import SAMPLE_LIMIT, CakEngine
-from .level import DEFAULT_LEVEL, OutputStage, check_level, match_gain
+from .level import DEFAULT_LEVEL, OutputStage, check_level, match_gain, sum_squares
 from .normalization import DEFAULT_MODE
 from .preset import Preset
 
@@ -54,7 +55,9 @@ class Cak:
         self.soft_clip = soft_clip
         self._knob = np.zeros(1)
         self.texture = texture  # the engine checks the range
-        self._energy = np.zeros(2)
+        self._groups: list[tuple[int, int]] = []
+        self._group_outputs: list[OutputStage] = []
+        self._energy = np.zeros((1, 2))  # per group of channels: input and output energy while measuring
         self._measuring = False
         self._emitted = 0
         self._fed = 0
@@ -136,6 +139,14 @@ class Cak:
         else:
             self.engine.prepare(sample_rate, max_block, channels, warm=False)
         self.output.prepare(sample_rate, max_block, channels, self.latency_samples, warm=self.threads is None)
+        self._groups = self.engine.groups if isinstance(self.engine, ThreadedEngine) else [(0, channels)]
+        self._group_outputs = []
+        if len(self._groups) > 1:
+            for a, b in self._groups:
+                stage = OutputStage(self.preset.threshold, self.preset.temperature, ceiling=SAMPLE_LIMIT)
+                stage.prepare(sample_rate, max_block, b - a, self.latency_samples, warm=False)
+                self._group_outputs.append(stage)
+        self._energy = np.zeros((len(self._groups), 2))
         self._max_block = max_block
         self._channels = channels
         self._nonfinite_before = 0
@@ -143,32 +154,52 @@ class Cak:
 
     def process(self, block: np.ndarray, out: np.ndarray, texture: np.ndarray | None = None) -> np.ndarray:
         """Process ``block`` into ``out`` (may be the same array); ``texture`` is an optional
-        per-sample curve (offline automation) that overrides the knob for this block."""
+        per-sample curve (offline automation) that overrides the knob for this block.
+
+        On several threads (``threads`` > 1) each group of channels runs all that is its own on
+        its group's thread: the measuring pass's sums and copy, the engine and, unless the
+        follower (which sums over every channel) is on, an output stage of its own, whose numbers
+        are the whole stage's for those channels."""
         if self._channels is None:
             raise RuntimeError("call prepare(sample_rate, max_block, channels) before processing")
         block = arrays.block(block, self._channels, self._max_block)
         out = arrays.out_block(out, block.shape)
-        if self._measuring:
-            self._fed += block.shape[1]
-            self._energy[0] += float(np.sum(np.square(block, dtype=np.float64)))
+        n = block.shape[1]
         self.output.push_dry(block)
-        engine_out = out
-        if self._replay is not None:
-            engine_out = self._replayed(block.shape)  # the output stage reads it, no copy
-        elif texture is None:
-            self.engine.process(block, out=out)
-        else:
-            out[...] = self.engine.process_automated(block, texture)
+        replayed = self._replayed(block.shape) if self._replay is not None else None  # read, no copy
         if texture is None:
             controls, stride = self._knob, 0
         else:
             controls, stride = np.ascontiguousarray(texture, dtype=np.float64), 1
-        if self._measuring:
-            self._count_output(out)
-            self._keep(out)
-            if self._discard:
-                return out
-        return self.output.process(engine_out, out, controls, stride)
+        measuring, kept, lo, hi = self._measuring, None, 0, 0
+        if measuring:
+            self._fed += n
+            lo, hi = self._aligned_span(n)
+            self._emitted += n
+            kept = self._keeping(out)
+        outputs = None if measuring and self._discard else self._row_outputs()
+
+        def rows(g: int, engine, a: int, b: int) -> None:
+            if measuring:
+                self._energy[g, 0] += sum_squares(block[a:b])
+            if replayed is None and texture is None:
+                engine.process(block[a:b], out=out[a:b])
+            elif replayed is None:
+                out[a:b] = engine.process_automated(block[a:b], texture)
+            if measuring:
+                if hi > lo:
+                    self._energy[g, 1] += sum_squares(out[a:b, lo:hi])
+                if kept is not None:
+                    kept[a:b] = out[a:b]
+            if outputs:
+                outputs[g].process((out if replayed is None else replayed)[a:b], out[a:b], controls, stride)
+
+        self._for_groups(rows)
+        if measuring and self._discard:
+            return out
+        if outputs is None:
+            self.output.process(out if replayed is None else replayed, out, controls, stride)
+        return out
 
     def flush(self) -> np.ndarray:
         if self._replay is not None:
@@ -177,21 +208,56 @@ class Cak:
         else:
             tail = self.engine.flush()
         if self._measuring:
-            self._count_output(tail)
-            self._keep(tail)
+            lo, hi = self._aligned_span(tail.shape[1])
+            self._emitted += tail.shape[1]
+            if hi > lo:
+                self._energy[0, 1] += sum_squares(tail[:, lo:hi])
+            kept = self._keeping(tail)
+            if kept is not None:
+                kept[...] = tail
             if self._discard:
                 return tail
         for at in range(0, tail.shape[1], self._max_block):
             part = tail[:, at:at + self._max_block]
-            self.output.push_dry(np.zeros(part.shape, np.float32))
-            self.output.process(part, part, self._knob, 0)
+            self.output_stage(np.zeros(part.shape, np.float32), part, self._knob, 0)
         return tail
+
+    def output_stage(self, dry: np.ndarray, x: np.ndarray, controls: np.ndarray, stride: int) -> None:
+        """The output stage alone, in place over ``x``: the engine's output for the input block
+        ``dry``, both (channels, n <= max_block); ``controls`` as in :meth:`process` (the second
+        pass of :func:`~cak_dsp.render.render`). On several threads, each group on its own."""
+        self.output.push_dry(dry)
+        outputs = self._row_outputs()
+        if outputs is None:
+            self.output.process(x, x, controls, stride)
+        else:
+            self._for_groups(lambda g, _engine, a, b: outputs[g].process(x[a:b], x[a:b], controls, stride))
 
     def reset(self) -> None:
         self.engine.reset()
         self.output.reset()
+        for stage in self._group_outputs:
+            stage.reset()
         self._emitted = 0
         self._replay_at = 0
+
+    def _for_groups(self, work) -> None:
+        """``work(group, engine, first_row, end_row)`` for each group of channels, on its thread."""
+        if len(self._groups) > 1:
+            self.engine.run_groups(work)
+        else:
+            work(0, self.engine, 0, self._channels)
+
+    def _row_outputs(self) -> list[OutputStage] | None:
+        """The output stage of each group of channels, set as the whole stage is; None when the
+        whole stage must run over all channels at once (its follower sums over them)."""
+        if len(self._groups) == 1:
+            return [self.output]
+        if self.output.follow:
+            return None
+        for stage in self._group_outputs:
+            stage.copy_settings(self.output)
+        return self._group_outputs
 
     @property
     def replays(self) -> bool:
@@ -202,8 +268,6 @@ class Cak:
     def _choose_engine(self, channels: int) -> None:
         """A :class:`ThreadedEngine` when ``threads`` > 1 and there are channels to share, else
         the plain engine (a host's own engine, such as the live program bank, is kept)."""
-        from .channel_threads import ThreadedEngine
-
         threaded = self.threads is not None and self.threads > 1 and channels > 1
         if threaded and not (isinstance(self.engine, ThreadedEngine) and self.engine.threads == self.threads):
             texture = self.engine.texture
@@ -240,20 +304,23 @@ class Cak:
         self._measuring = False
         self._discard = False
         self._replay, self._kept = self._kept, None
-        gain = match_gain(self._energy[0], self._energy[1], self.engine.energies)
+        energy_in, energy_out = self._energy.sum(axis=0)
+        gain = match_gain(float(energy_in), float(energy_out), self.engine.energies)
         self.output.gain = gain if self.level == "match" else 1.0
         return self.output.gain
 
-    def _keep(self, engine_out: np.ndarray) -> None:
-        """Keep a copy of the engine's output while measuring with ``keep_output`` (given up,
-        and memory freed, past ``KEEP_BYTES``)."""
+    def _keeping(self, engine_out: np.ndarray) -> np.ndarray | None:
+        """While measuring with ``keep_output``: a new array, kept, for a copy of ``engine_out``
+        (given up, and memory freed, past ``KEEP_BYTES``); else None."""
         if self._kept is None:
-            return
+            return None
         self._kept_bytes += engine_out.nbytes
         if self._kept_bytes > KEEP_BYTES:
             self._kept = None
-        else:
-            self._kept.append(engine_out.copy())
+            return None
+        kept = np.empty_like(engine_out)
+        self._kept.append(kept)
+        return kept
 
     def _replayed(self, shape: tuple[int, int] | None) -> np.ndarray:
         """The kept engine output for the next block (``shape``) or, with None, the flush; the
@@ -266,11 +333,8 @@ class Cak:
         self._replay_at += 1
         return kept
 
-    def _count_output(self, out: np.ndarray) -> None:
-        """Add the energy of the output samples that line up with input samples."""
-        n = out.shape[1]
+    def _aligned_span(self, n: int) -> tuple[int, int]:
+        """The columns of the next ``n`` output samples that line up with input samples."""
         lo = max(self._latency - self._emitted, 0)
         hi = min(self._latency + self._fed - self._emitted, n)
-        if hi > lo:
-            self._energy[1] += float(np.sum(np.square(out[:, lo:hi], dtype=np.float64)))
-        self._emitted += n
+        return lo, max(hi, lo)

@@ -15,6 +15,7 @@ audio callback.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -104,7 +105,7 @@ class ThreadedEngine:
 
     def process(self, block: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """As :meth:`CakEngine.process`: each group of rows on its own thread."""
-        engines = self._require_prepared()
+        self._require_prepared()
         block = np.asarray(block, dtype=np.float32)
         if block.ndim != 2 or block.shape[0] != self.channels or not 1 <= block.shape[1] <= self.max_block:
             raise ValueError(f"block must be shaped ({self.channels}, 1..{self.max_block}), got {block.shape}")
@@ -112,19 +113,19 @@ class ThreadedEngine:
             out = self._out[:, :block.shape[1]]
         elif out.shape != block.shape:
             raise ValueError(f"out must be shaped like the block {block.shape}, got {out.shape}")
-        self._run(lambda engine, a, b: engine.process(block[a:b], out=out[a:b]), engines)
+        self.run_groups(lambda _g, engine, a, b: engine.process(block[a:b], out=out[a:b]))
         return out
 
     def process_automated(self, block: np.ndarray, texture: np.ndarray) -> np.ndarray:
         """As :meth:`CakEngine.process_automated`: each group of rows on its own thread."""
-        engines = self._require_prepared()
+        self._require_prepared()
         block = np.asarray(block, dtype=np.float32)
         out = np.empty((self.channels, block.shape[1]), np.float32)
 
-        def run(engine: CakEngine, a: int, b: int) -> None:
+        def run(_group: int, engine: CakEngine, a: int, b: int) -> None:
             out[a:b] = engine.process_automated(block[a:b], texture)
 
-        self._run(run, engines)
+        self.run_groups(run)
         return out
 
     def flush(self) -> np.ndarray:
@@ -134,11 +135,22 @@ class ThreadedEngine:
         for engine in self._require_prepared():
             engine.reset()
 
-    def _run(self, work, engines: list[CakEngine]) -> None:
-        """``work(engine, first_row, end_row)`` for every group: the first here, the rest on the pool."""
-        futures = [_pool().submit(work, engine, a, b) for engine, (a, b) in zip(engines[1:], self._groups[1:])]
+    @property
+    def groups(self) -> list[tuple[int, int]]:
+        """The groups of channels, as (first row, end row), one per engine (after ``prepare``)."""
+        self._require_prepared()
+        return list(self._groups)
+
+    def run_groups(self, work: Callable[[int, CakEngine, int, int], object]) -> None:
+        """``work(group, engine, first_row, end_row)`` for every group at the same time: the
+        first on this thread, the rest on the pool; returns when all are done (the first
+        exception raised is raised here). The caller's per-group work around the engine (sums,
+        copies, the output stage) runs on the group's thread too."""
+        engines = self._require_prepared()
+        futures = [_pool().submit(work, g, engine, a, b)
+                   for g, (engine, (a, b)) in enumerate(zip(engines, self._groups)) if g]
         try:
-            work(engines[0], *self._groups[0])
+            work(0, engines[0], *self._groups[0])
         finally:
             for future in futures:
                 future.result()

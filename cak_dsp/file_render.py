@@ -30,7 +30,7 @@ from .channel_threads import default_threads
 from .errors import first_line
 from .limits import check_channels, check_sample_rate, check_tail
 
-BLOCK = 1 << 15
+BLOCK = 1 << 16  # samples a block: 1.5 s at 44.1 kHz (each block hands work to the channel threads once)
 READ_FORMATS = (".aif", ".aiff", ".flac", ".mp3", ".ogg", ".wav")
 WRITE_FORMATS = (".aiff", ".flac", ".mp3", ".ogg", ".wav")
 BIT_DEPTHS = (16, 24, 32)
@@ -122,23 +122,29 @@ def render_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], chain:
         blocks = _silence(lengths, channels) if chain.replays_input else _blocks(reader, src)
         with atomic_path(dst) as tmp:
             written = _write(tmp, dst, chain.stream(blocks, automation, tail_samples), rate, channels, depth,
-                             progress)
+                             n + tail_samples, progress)
             _check_complete(tmp, dst, written, n + tail_samples)
         chain.reset()
     return RenderReport(src, dst, rate, channels, n, latency)
 
 
-def _write(tmp: Path, dst: Path, blocks: Iterator[np.ndarray], rate: int, channels: int, depth: int,
+def _write(tmp: Path, dst: Path, blocks: Iterator[np.ndarray], rate: int, channels: int, depth: int, frames: int,
            progress: Callable[[int], None] | None) -> int:
-    """Write ``blocks`` to ``tmp``; returns the samples written. A failed write or close (full
-    disk, file size limit) raises one line naming ``dst``."""
+    """Write ``blocks`` (``frames`` samples expected) to ``tmp``: a WAV file of a size RIFF
+    holds with :class:`~cak_dsp.wav_writer.WavWriter`, any other with pedalboard. Returns the
+    samples written; a failed write or close (full disk, file size limit) raises one line
+    naming ``dst``."""
     from pedalboard.io import AudioFile
 
+    from .wav_writer import WavWriter, fits
+
     written = 0
+    own = dst.suffix.lower() == ".wav" and fits(frames, channels, depth)
     try:
-        with AudioFile(str(tmp), "w", rate, channels, bit_depth=depth) as sink:
+        with WavWriter(tmp, rate, channels, depth) if own else \
+                AudioFile(str(tmp), "w", rate, channels, bit_depth=depth) as sink:
             for block in blocks:
-                sink.write(np.clip(block, -1.0, 1.0) if depth < 32 else block)
+                sink.write(np.clip(block, -1.0, 1.0) if depth < 32 and not own else block)
                 written += block.shape[1]
                 if progress is not None:
                     progress(block.shape[1])
@@ -146,6 +152,8 @@ def _write(tmp: Path, dst: Path, blocks: Iterator[np.ndarray], rate: int, channe
         raise ValueError(f"{dst}: {first_line(exc)}") from None
     except RuntimeError as exc:
         raise _incomplete(dst, f"writing failed: {first_line(exc).rstrip('.')}") from None
+    except OSError as exc:
+        raise _incomplete(dst, f"writing failed: {exc.strerror or first_line(exc)}") from None
     return written
 
 

@@ -26,7 +26,7 @@ PACKAGE = Path(__file__).resolve().parent
 # The modules whose jitted code other modules' jitted code may call (tests/test_jit_stamp.py
 # checks the list against the sources).
 JITTED_MODULES = ("buffers", "delay", "engine", "fbe", "fft", "guard", "level", "normalization", "residual",
-                  "vecmath")
+                  "vecmath", "wav_writer")
 
 
 @functools.lru_cache(maxsize=None)

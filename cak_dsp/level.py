@@ -92,6 +92,31 @@ def ceiling_from_db(ceiling_db: float) -> float:
 
 
 @njit(**JIT)
+def sum_squares(x) -> float:
+    """The energy of ``x`` (channels, n; float32, any strides): the sum of its squares, in
+    float64, without a float64 copy (four partial sums a row, so the adds overlap)."""
+    total = 0.0
+    for c in range(x.shape[0]):
+        row = x[c]
+        n = row.shape[0]
+        s0 = s1 = s2 = s3 = 0.0
+        i = 0
+        while i + 4 <= n:
+            v0, v1, v2, v3 = np.float64(row[i]), np.float64(row[i + 1]), np.float64(row[i + 2]), np.float64(row[i + 3])
+            s0 += v0 * v0
+            s1 += v1 * v1
+            s2 += v2 * v2
+            s3 += v3 * v3
+            i += 4
+        while i < n:
+            v = np.float64(row[i])
+            s0 += v * v
+            i += 1
+        total += (s0 + s1) + (s2 + s3)
+    return total
+
+
+@njit(**JIT)
 def _bounded(v: float) -> float:
     """A sample as the follower measures it: NaN and infinity as silence, the rest within
     +/-SAMPLE_LIMIT (as the engine reads its input), so garbage cannot poison its averages."""
@@ -232,6 +257,11 @@ class OutputStage:
     @gain.setter
     def gain(self, value: float) -> None:
         self._fp[_GAIN] = float(value)
+
+    def copy_settings(self, other: OutputStage) -> None:
+        """Take ``other``'s gain, soft clip, follow flag and time constants (a stage that serves a
+        group of ``other``'s channels; prepared at the same sample rate)."""
+        self._fp[:] = other._fp
 
     def prepare(self, sample_rate: int, max_block: int, channels: int, delay: int, warm: bool = True) -> None:
         """Allocate for blocks of up to ``max_block``; ``delay`` is the processor's latency.

@@ -13,19 +13,12 @@ import numpy as np
 from . import arrays
 from .cak_stage import Cak
 from .channel_threads import default_threads
-from .level import DEFAULT_LEVEL, match_gain
+from .level import DEFAULT_LEVEL, match_gain, sum_squares
 from .normalization import DEFAULT_MODE
 from .preset import Preset
 from .texture import check_texture, check_texture_curve
 
 CHUNK = 1 << 16
-
-
-def _energy(audio: np.ndarray) -> float:
-    """The sum of squares of every sample, in float64, a chunk at a time (no float64 copy of
-    the whole signal)."""
-    return sum(float(np.sum(np.square(audio[:, start:start + CHUNK], dtype=np.float64)))
-               for start in range(0, audio.shape[1], CHUNK))
 
 
 def texture_curve(texture: float | np.ndarray, n: int) -> np.ndarray:
@@ -76,7 +69,7 @@ def render(audio: np.ndarray, sample_rate: int, preset: Preset, texture: float |
     raw[:, n:] = engine.flush()[:, :latency]
     if level == "match":
         aligned = raw[:, latency:]
-        stage.output.gain = match_gain(_energy(audio), _energy(aligned), engine.energies)
+        stage.output.gain = match_gain(sum_squares(audio), sum_squares(aligned), engine.energies)
     if constant:
         controls, stride = np.array([float(texture)]), 0
     else:
@@ -84,7 +77,6 @@ def render(audio: np.ndarray, sample_rate: int, preset: Preset, texture: float |
     for start in range(0, n + latency, CHUNK):
         stop = min(start + CHUNK, n + latency)
         dry = audio[:, start:stop] if stop <= n else np.pad(audio[:, start:min(stop, n)], ((0, 0), (0, stop - max(start, n))))
-        stage.output.push_dry(dry)
-        stage.output.process(raw[:, start:stop], raw[:, start:stop], controls[start * stride:], stride)
+        stage.output_stage(dry, raw[:, start:stop], controls[start * stride:], stride)
     result = raw[:, latency:]
     return result[0] if mono else result
