@@ -13,11 +13,16 @@ else ``WAVE_FORMAT_EXTENSIBLE`` (24-bit, or more than two channels) with the spe
 the usual layouts. The sizes are written when the file is closed. RIFF sizes are 32-bit:
 :func:`fits` says whether a render's data fits (the file renderer uses pedalboard beyond it).
 NaN or infinite samples are written as silence.
+
+While it writes, a thread of its own flushes the data to the disk every ``SYNC_BYTES``
+(``fdatasync``), so the sync that makes a finished render durable (:mod:`cak_dsp.atomic`) finds
+little left to write: the disk works while the render does. A failed flush fails the write.
 """
 from __future__ import annotations
 
 import os
 import struct
+import threading
 from pathlib import Path
 from types import TracebackType
 
@@ -33,6 +38,8 @@ _GUID_TAIL = b"\x00\x00\x00\x00\x10\x00\x80\x00\x00\xaa\x00\x38\x9b\x71"  # KSDA
 _SPEAKERS = {1: 0x4, 2: 0x3, 3: 0x7, 4: 0x33, 5: 0x37, 6: 0x3F, 7: 0x13F, 8: 0x63F}
 _HEADROOM = 1 << 10  # header bytes kept out of the 32-bit RIFF size
 BIT_DEPTHS = (16, 24, 32)
+SYNC_BYTES = 8 << 20
+_DATASYNC = getattr(os, "fdatasync", os.fsync)  # macOS has no fdatasync
 
 
 def fits(frames: int, channels: int, bit_depth: int) -> bool:
@@ -97,6 +104,12 @@ class WavWriter:
         self._scratch = np.empty(0, np.uint8)
         self._file = open(self.path, "wb")  # noqa: SIM115 - closed in close()
         self._file.write(self._header(0))
+        self._unsynced = 0
+        self._sync_wanted = threading.Event()
+        self._closing = False
+        self._sync_error: OSError | None = None
+        self._syncer = threading.Thread(target=self._sync_loop, name="cak-wav-sync", daemon=True)
+        self._syncer.start()
 
     def __enter__(self) -> WavWriter:
         return self
@@ -106,6 +119,7 @@ class WavWriter:
         if kind is None:
             self.close()
             return
+        self._stop_syncing()
         try:
             self._file.close()
         except OSError:
@@ -127,14 +141,24 @@ class WavWriter:
             _pack_pcm16(block, data.view(np.int16))
         else:
             _pack_float(block, data.view(np.float32))
+        if self._sync_error is not None:
+            raise self._sync_error
         self._file.write(data)
         self.frames += block.shape[1]
+        self._unsynced += size
+        if self._unsynced >= SYNC_BYTES:
+            self._unsynced = 0
+            self._file.flush()  # the bytes reach the kernel; the thread asks the disk for them
+            self._sync_wanted.set()
 
     def close(self) -> None:
         """Pad the data to an even length, write the sizes into the header and close."""
         if self._file.closed:
             return
         try:
+            self._stop_syncing()
+            if self._sync_error is not None:
+                raise self._sync_error
             data = self.frames * self.channels * (self.bit_depth // 8)
             if data % 2:
                 self._file.write(b"\x00")
@@ -143,6 +167,25 @@ class WavWriter:
             self._file.flush()
         finally:
             self._file.close()
+
+    def _sync_loop(self) -> None:
+        """The flushing thread: ``fdatasync`` each time :meth:`write` asks, until closing."""
+        while True:
+            self._sync_wanted.wait()
+            self._sync_wanted.clear()
+            if self._closing:
+                return
+            try:
+                _DATASYNC(self._file.fileno())
+            except OSError as exc:
+                self._sync_error = exc
+                return
+
+    def _stop_syncing(self) -> None:
+        """Stop the flushing thread (after its flush in progress) before the file closes."""
+        self._closing = True
+        self._sync_wanted.set()
+        self._syncer.join()
 
     def _header(self, data_bytes: int) -> bytes:
         """RIFF, fmt (and fact for float) and the data chunk's header, for ``data_bytes`` of data."""
