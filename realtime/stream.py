@@ -345,9 +345,7 @@ class LiveHost:
         source, tap = self.source, self.tap
         if self._reset[0]:
             self._reset[0] = 0
-            self.processor.reset()
-            self.mixer.reset()
-            self._reset[1] = self.counters[SAMPLES]
+            self._reset_processing()
         if source is None and tap is None and self._rows is None and frames <= self.max_block:
             # the usual case in as few Python calls as possible: device input, one block
             if self._texture[0] != self._target[0]:
@@ -357,8 +355,7 @@ class LiveHost:
             self.mixer.process(dry, wet)
             return
         if source is not None and source.restart_pending():
-            self.processor.reset()  # a take starts on a fresh frame grid, as an offline render does
-            self.mixer.reset()
+            self._reset_processing()  # a take starts on a fresh frame grid, as an offline render does
         self._glide(frames)
         if source is not None:
             source.block_starts(frames, self._texture[0])
@@ -465,6 +462,13 @@ class LiveHost:
         or at :attr:`reset_at`)."""
         return int(self.counters[SAMPLES])
 
+    def _reset_processing(self) -> None:
+        """In the callback: clear the processor and the mixer; the frame grid starts again at this
+        callback's first sample (:attr:`reset_at`)."""
+        self.processor.reset()
+        self.mixer.reset()
+        self._reset[1] = self.counters[SAMPLES]
+
     def request_reset(self) -> None:
         """Clear what the processor remembers (the engine's frames, the level follower, filter and
         plugin tails, the dry delay) at the start of the next callback, as a render starts: the
@@ -478,7 +482,8 @@ class LiveHost:
 
     @property
     def reset_at(self) -> int:
-        """:attr:`samples_processed` when the latest reset ran (0 before any)."""
+        """:attr:`samples_processed` when the latest reset ran (0 before any): one that
+        :meth:`request_reset` asked for, or a studio take that starts over."""
         return int(self._reset[1])
 
     @property
