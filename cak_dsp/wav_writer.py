@@ -47,6 +47,14 @@ def fits(frames: int, channels: int, bit_depth: int) -> bool:
     return frames * channels * (bit_depth // 8) + _HEADROOM < (1 << 32)
 
 
+@njit(inline="always", **JIT)
+def _pcm_code(v, full: float):
+    """A sample as a PCM code of full scale ``full`` (2**(bits - 1)): clipped to +/-1, NaN and
+    infinity as silence, rounded to nearest, the top within range."""
+    v = min(max(v, np.float32(-1.0)), np.float32(1.0)) if abs(v) < np.inf else np.float32(0.0)
+    return min(np.int32(np.rint(v * np.float32(full))), np.int32(full - 1.0))
+
+
 @njit(**JIT)
 def _pack_pcm24(x, out) -> None:
     """``x`` (channels, n) float32 into ``out`` as interleaved little-endian 24-bit PCM."""
@@ -54,9 +62,7 @@ def _pack_pcm24(x, out) -> None:
     for c in range(channels):
         row = x[c]
         for i in range(n):
-            v = row[i]
-            v = min(max(v, np.float32(-1.0)), np.float32(1.0)) if abs(v) < np.inf else np.float32(0.0)
-            code = min(np.int32(np.rint(v * np.float32(8388608.0))), np.int32(8388607))
+            code = _pcm_code(row[i], 8388608.0)
             at = (i * channels + c) * 3
             out[at] = code & 255
             out[at + 1] = (code >> 8) & 255
@@ -70,9 +76,7 @@ def _pack_pcm16(x, out) -> None:
     for c in range(channels):
         row = x[c]
         for i in range(n):
-            v = row[i]
-            v = min(max(v, np.float32(-1.0)), np.float32(1.0)) if abs(v) < np.inf else np.float32(0.0)
-            out[i * channels + c] = np.int16(min(np.int32(np.rint(v * np.float32(32768.0))), np.int32(32767)))
+            out[i * channels + c] = np.int16(_pcm_code(row[i], 32768.0))
 
 
 @njit(**JIT)
