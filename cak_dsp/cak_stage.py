@@ -185,8 +185,7 @@ class Cak:
         measuring, kept, lo, hi = self._measuring, None, 0, 0
         if measuring:
             self._fed += n
-            lo, hi = self._aligned_span(n)
-            self._emitted += n
+            lo, hi = self._next_aligned_span(n)
             kept = self._keeping(out)
         outputs = None if measuring and self._discard else self._row_outputs()
 
@@ -198,10 +197,7 @@ class Cak:
             elif replayed is None:
                 out[a:b] = engine.process_automated(block[a:b], texture)
             if measuring:
-                if hi > lo:
-                    self._energy[g, 1] += sum_squares(out[a:b, lo:hi])
-                if kept is not None:
-                    kept[a:b] = out[a:b]
+                self._measure_output(g, out[a:b], lo, hi, None if kept is None else kept[a:b])
             if outputs:
                 outputs[g].process((out if replayed is None else replayed)[a:b], out[a:b], controls, stride)
 
@@ -219,13 +215,7 @@ class Cak:
         else:
             tail = self.engine.flush()
         if self._measuring:
-            lo, hi = self._aligned_span(tail.shape[1])
-            self._emitted += tail.shape[1]
-            if hi > lo:
-                self._energy[0, 1] += sum_squares(tail[:, lo:hi])
-            kept = self._keeping(tail)
-            if kept is not None:
-                kept[...] = tail
+            self._measure_output(0, tail, *self._next_aligned_span(tail.shape[1]), self._keeping(tail))
             if self._discard:
                 return tail
         for at in range(0, tail.shape[1], self._max_block):
@@ -344,8 +334,18 @@ class Cak:
         self._replay_at += 1
         return kept
 
-    def _aligned_span(self, n: int) -> tuple[int, int]:
-        """The columns of the next ``n`` output samples that line up with input samples."""
+    def _next_aligned_span(self, n: int) -> tuple[int, int]:
+        """The columns of the next ``n`` output samples that line up with input samples; counts
+        them as emitted."""
         lo = max(self._latency - self._emitted, 0)
         hi = min(self._latency + self._fed - self._emitted, n)
+        self._emitted += n
         return lo, max(hi, lo)
+
+    def _measure_output(self, group: int, out: np.ndarray, lo: int, hi: int, kept: np.ndarray | None) -> None:
+        """While measuring: add the energy of ``out``'s aligned columns ``lo:hi`` to ``group``'s
+        sum, and copy ``out`` into ``kept`` (its rows of the kept block) when it is kept."""
+        if hi > lo:
+            self._energy[group, 1] += sum_squares(out[:, lo:hi])
+        if kept is not None:
+            kept[...] = out
