@@ -253,7 +253,8 @@ class Chain:
         ``texture(start, count)`` gives the per-sample texture curve for input samples
         ``start .. start + count`` (automation); without it, the stages keep their own texture,
         and after the input the last value holds. The chain must be prepared; it is reset
-        before the stream and needs a reset after it.
+        before the stream and needs a reset after it. Each block yielded is an array of its own,
+        which the chain does not touch again (a writer on another thread may hold it).
         """
         self.reset()
         self._clear_repairs()

@@ -26,8 +26,9 @@ import numpy as np
 from .atomic import atomic_path
 from .automation import Automation
 from .chain import Chain
-from .channel_threads import default_threads
+from .channel_threads import default_threads, usable_cores
 from .errors import first_line
+from .io_threads import read_ahead, write_behind
 from .limits import check_channels, check_sample_rate, check_tail
 
 BLOCK = 1 << 16  # samples a block: 1.5 s at 44.1 kHz (each block hands work to the channel threads once)
@@ -77,6 +78,8 @@ def render_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], chain:
     defaults to the input's. ``on_length`` hears the number of samples to come, ``progress``
     the samples done per block. ``threads`` splits each CAK stage's channels over that many
     threads (None: one per channel, at most one per core; 1 for one core; the output is the same).
+    Unless ``threads`` is 1, on a machine of several cores the file is decoded and written on
+    threads of their own, beside the processing (:mod:`~cak_dsp.io_threads`).
     """
     from pedalboard.io import AudioFile
 
@@ -116,22 +119,27 @@ def render_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], chain:
             automation = texture.at(rate)
         elif texture is not None:
             chain.texture = float(texture)
+        beside = threads != 1 and usable_cores() > 1
         if chain.measures_level:
-            chain.measure_levels(_counted(_blocks(reader, src), progress, lengths), automation, replay=tail == 0)
+            with _reading(reader, src, beside) as blocks:
+                chain.measure_levels(_counted(blocks, progress, lengths), automation, replay=tail == 0)
             reader.seek(0)
-        blocks = _silence(lengths, channels) if chain.replays_input else _blocks(reader, src)
-        with atomic_path(dst) as tmp:
-            written = _write(tmp, dst, chain.stream(blocks, automation, tail_samples), rate, channels, depth,
-                             n + tail_samples, progress)
-            _check_complete(tmp, dst, written, n + tail_samples)
+        with contextlib.ExitStack() as reading:
+            blocks = _silence(lengths, channels) if chain.replays_input else \
+                reading.enter_context(_reading(reader, src, beside))
+            with atomic_path(dst) as tmp:
+                written = _write(tmp, dst, chain.stream(blocks, automation, tail_samples), rate, channels, depth,
+                                 n + tail_samples, progress, beside)
+                _check_complete(tmp, dst, written, n + tail_samples)
         chain.reset()
     return RenderReport(src, dst, rate, channels, n, latency)
 
 
 def _write(tmp: Path, dst: Path, blocks: Iterator[np.ndarray], rate: int, channels: int, depth: int, frames: int,
-           progress: Callable[[int], None] | None) -> int:
+           progress: Callable[[int], None] | None, beside: bool = False) -> int:
     """Write ``blocks`` (``frames`` samples expected) to ``tmp``: a WAV file of a size RIFF
-    holds with :class:`~cak_dsp.wav_writer.WavWriter`, any other with pedalboard. Returns the
+    holds with :class:`~cak_dsp.wav_writer.WavWriter`, any other with pedalboard (``beside``:
+    on a thread of its own; :meth:`Chain.stream` yields a new array each block). Returns the
     samples written; a failed write or close (full disk, file size limit) raises one line
     naming ``dst``."""
     from pedalboard.io import AudioFile
@@ -142,9 +150,10 @@ def _write(tmp: Path, dst: Path, blocks: Iterator[np.ndarray], rate: int, channe
     own = dst.suffix.lower() == ".wav" and fits(frames, channels, depth)
     try:
         with WavWriter(tmp, rate, channels, depth) if own else \
-                AudioFile(str(tmp), "w", rate, channels, bit_depth=depth) as sink:
+                AudioFile(str(tmp), "w", rate, channels, bit_depth=depth) as sink, \
+                write_behind(sink.write) if beside else contextlib.nullcontext(sink.write) as put:
             for block in blocks:
-                sink.write(np.clip(block, -1.0, 1.0) if depth < 32 and not own else block)
+                put(np.clip(block, -1.0, 1.0) if depth < 32 and not own else block)
                 written += block.shape[1]
                 if progress is not None:
                     progress(block.shape[1])
@@ -228,6 +237,15 @@ def _silence(lengths: list[int], channels: int) -> Iterator[np.ndarray]:
     zeros = np.zeros((channels, max(lengths, default=0)), np.float32)
     for length in lengths:
         yield zeros[:, :length]
+
+
+@contextlib.contextmanager
+def _reading(reader, src: Path, beside: bool) -> Iterator[Iterator[np.ndarray]]:
+    """The blocks of ``reader`` (``beside``: decoded on a thread of its own, a few ahead); the
+    decoding has stopped when the ``with`` ends, so the file can be closed or sought."""
+    blocks = _blocks(reader, src)
+    with contextlib.closing(read_ahead(blocks) if beside else blocks) as ordered:
+        yield ordered
 
 
 def _blocks(reader, src: Path) -> Iterator[np.ndarray]:
