@@ -101,44 +101,35 @@ def write_behind(write: Callable[[T], object], depth: int = 2) -> Iterator[Calla
         raise ValueError(f"depth must be at least 1, got {depth}")
     waiting: queue.Queue = queue.Queue(depth)
     stop = threading.Event()
+    ended = threading.Event()  # the writing thread has returned: nothing more will be taken
     failed: list[BaseException] = []
 
     def drain_into_writer() -> None:
-        while not stop.is_set():
-            try:
-                item = waiting.get(timeout=_POLL)
-            except queue.Empty:
-                continue
-            if item is _END:
-                return
-            try:
+        try:
+            while not stop.is_set():
+                try:
+                    item = waiting.get(timeout=_POLL)
+                except queue.Empty:
+                    continue
+                if item is _END:
+                    return
                 write(item)
-            except BaseException as exc:  # noqa: BLE001 - carried to the caller's thread
-                failed.append(exc)
-                return
+        except BaseException as exc:  # noqa: BLE001 - carried to the caller's thread
+            failed.append(exc)
+        finally:
+            ended.set()
 
     thread = threading.Thread(target=drain_into_writer, name="cak-write-behind", daemon=True)
     thread.start()
 
     def put(item: T) -> None:
-        while not failed:
-            if not thread.is_alive():
-                raise RuntimeError("the writing thread stopped")
-            try:
-                waiting.put(item, timeout=_POLL)
-                return
-            except queue.Full:
-                continue
-        raise failed[0]
+        if not failed and _put(waiting, item, ended):
+            return
+        raise failed[0] if failed else RuntimeError("the writing thread stopped")
 
     try:
         yield put
-        while thread.is_alive() and not failed:
-            try:
-                waiting.put(_END, timeout=_POLL)
-                break
-            except queue.Full:
-                continue
+        _put(waiting, _END, ended)
         thread.join()
         if failed:
             raise failed[0]
